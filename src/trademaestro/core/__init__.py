@@ -1,0 +1,1 @@
+"""Domain values shared by every layer: timeframes, bar dtypes, symbols, errors."""
