@@ -1,0 +1,1 @@
+"""Order intents, the decision core's outputs, and how they become broker requests."""

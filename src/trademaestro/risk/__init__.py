@@ -1,0 +1,1 @@
+"""Sizing and risk limits: how much to trade, and whether to trade at all."""
