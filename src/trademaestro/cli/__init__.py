@@ -1,0 +1,1 @@
+"""The ``trademaestro`` command."""

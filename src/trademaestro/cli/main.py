@@ -1,0 +1,222 @@
+"""``trademaestro``: backtest, run (paper executor) and report.
+
+Exit codes: 0 success; 2 bad input (strategy, data, symbol, configuration: the message names the
+file/line or JSON path, what was found and what is allowed); 130 interrupted; 1 anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from trademaestro.core.errors import TradeMaestroError
+from trademaestro.runtime.backtest import RunResult
+from trademaestro.runtime.settings import RunSettings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="TradeMaestro: run web-format trading strategies on MetaTrader 5 (or its emulator).",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+StrategyArg = Annotated[Path, typer.Argument(help="Strategy JSON file (web platform format).")]
+DataOpt = Annotated[
+    str,
+    typer.Option(
+        "--data", help="Bar file (any supported layout) or sample:EURUSD_H1 (backtesting.py's)."
+    ),
+]
+SymbolOpt = Annotated[str | None, typer.Option(help="Broker symbol (default: the strategy's).")]
+BalanceOpt = Annotated[float, typer.Option(help="Initial balance, account currency.")]
+SpreadOpt = Annotated[
+    int | None, typer.Option("--spread", help="Fixed spread in points (overrides the data's).")
+]
+CommissionOpt = Annotated[
+    float, typer.Option("--commission-per-lot", help="Commission per lot per side.")
+]
+DbOpt = Annotated[
+    Path | None, typer.Option("--db", help="SQLite file (default: in the user data directory).")
+]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="Write the JSON report here.")]
+SymbolsOpt = Annotated[
+    Path | None, typer.Option("--symbols", help="JSON file with symbol specification overrides.")
+]
+SkipOpt = Annotated[
+    bool, typer.Option("--skip-bad-rows", help="Skip malformed data rows (they are counted).")
+]
+SwapsOpt = Annotated[bool, typer.Option("--swaps/--no-swaps", help="Charge swaps at rollover.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every decision.")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def _settings(**kwargs: Any) -> RunSettings:
+    return RunSettings(**kwargs)
+
+
+def _finish(result: RunResult, report_path: Path | None) -> None:
+    from trademaestro.report.build import write_report_json
+    from trademaestro.report.render import render_summary
+
+    if result.report is not None:
+        render_summary(result.report, console)
+        if report_path is not None:
+            write_report_json(result.report, report_path)
+            console.print(f"report written to {report_path}")
+    if result.status == "interrupted":
+        raise typer.Exit(130)
+
+
+def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except TradeMaestroError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def backtest(
+    strategy: StrategyArg,
+    data: DataOpt,
+    symbol: SymbolOpt = None,
+    balance: BalanceOpt = 10_000.0,
+    spread: SpreadOpt = None,
+    commission_per_lot: CommissionOpt = 0.0,
+    db: DbOpt = None,
+    report: ReportOpt = None,
+    symbols: SymbolsOpt = None,
+    skip_bad_rows: SkipOpt = False,
+    swaps: SwapsOpt = True,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Backtest STRATEGY on bar data: a fast plain loop through the MT5 emulator."""
+    from trademaestro.runtime.backtest import run_backtest
+
+    _setup_logging(verbose)
+    settings = _settings(
+        strategy=str(strategy),
+        data=data,
+        symbol=symbol,
+        balance=balance,
+        spread_points=spread,
+        commission_per_lot=commission_per_lot,
+        db_path=db,
+        report_path=report,
+        symbols_file=symbols,
+        skip_bad_rows=skip_bad_rows,
+        swaps=swaps,
+    )
+    result = _guard(run_backtest, settings)
+    _finish(result, report)
+
+
+@app.command()
+def run(
+    strategy: StrategyArg,
+    data: DataOpt,
+    speed: Annotated[
+        float, typer.Option(help="Replay speed × real time; 0 = as fast as possible.")
+    ] = 1.0,
+    symbol: SymbolOpt = None,
+    balance: BalanceOpt = 10_000.0,
+    spread: SpreadOpt = None,
+    commission_per_lot: CommissionOpt = 0.0,
+    db: DbOpt = None,
+    report: ReportOpt = None,
+    symbols: SymbolsOpt = None,
+    skip_bad_rows: SkipOpt = False,
+    swaps: SwapsOpt = True,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run the executor in paper mode: replay the data into the MT5 emulator in real time."""
+    from trademaestro.runtime.paper import run_paper
+
+    if speed < 0:
+        err_console.print(f"[bold red]error:[/] --speed: found {speed}; allowed: 0 or more")
+        raise typer.Exit(2)
+    _setup_logging(verbose)
+    settings = _settings(
+        strategy=str(strategy),
+        data=data,
+        symbol=symbol,
+        balance=balance,
+        spread_points=spread,
+        commission_per_lot=commission_per_lot,
+        db_path=db,
+        report_path=report,
+        symbols_file=symbols,
+        skip_bad_rows=skip_bad_rows,
+        swaps=swaps,
+        speed=speed,
+    )
+    with Progress(
+        TextColumn("[bold]paper[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("bars"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(strategy.name, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = _guard(run_paper, settings, progress)
+    _finish(result, report)
+
+
+@app.command()
+def report(
+    db: DbOpt = None,
+    run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: latest).")] = None,
+    output: ReportOpt = None,
+) -> None:
+    """Print the summary of a recorded run (the latest by default)."""
+    from trademaestro.persistence.store import Store
+    from trademaestro.report.build import build_report, write_report_json
+    from trademaestro.report.render import render_summary
+
+    path = db or Store.default_path()
+    if not Path(path).is_file():
+        err_console.print(f"[bold red]error:[/] no database at {path}")
+        raise typer.Exit(2)
+    with Store(path) as store:
+        rid = run_id if run_id is not None else store.latest_run_id()
+        if rid is None or rid not in store.run_ids():
+            err_console.print(f"[bold red]error:[/] run {rid} not found in {path}")
+            raise typer.Exit(2)
+        data = build_report(store, rid)
+    render_summary(data, console)
+    if output is not None:
+        write_report_json(data, output)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

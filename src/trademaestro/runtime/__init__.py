@@ -1,0 +1,1 @@
+"""The imperative shell: wiring, the backtest loop, the paper/live runtime."""
