@@ -1,0 +1,43 @@
+"""The SQLite engine of the run database: WAL journal, foreign keys, a busy timeout.
+
+Every connection the pool opens runs, once, on connect:
+
+- ``PRAGMA journal_mode=WAL``: readers (the report, the dashboard) never block the writer;
+- ``PRAGMA synchronous=NORMAL``: in WAL mode a commit survives a process crash; only an OS crash or
+  power loss can lose the last commits, never corrupt the file (SQLite docs, "WAL" §"Performance
+  Considerations");
+- ``PRAGMA foreign_keys=ON``: a row naming a missing run is refused;
+- ``PRAGMA busy_timeout=5000``: wait up to 5 s for another process's write lock instead of failing
+  at once with "database is locked".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def make_engine(path: Path) -> Engine:
+    """An engine on the SQLite file ``path`` (created on first connect) with the pragmas above.
+
+    The caller creates the parent directory. Raises ``sqlalchemy.exc.OperationalError`` on the
+    first connect when the file cannot be opened (e.g. a directory, or no permission).
+    """
+    engine = create_engine(f"sqlite+pysqlite:///{path}")
+    event.listen(engine, "connect", _on_connect)
+    return engine
