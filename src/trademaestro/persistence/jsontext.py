@@ -7,8 +7,10 @@ objects first. numpy scalars become Python numbers. Anything else that JSON cann
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -19,18 +21,23 @@ from trademaestro.persistence.errors import StoreError
 def to_jsonable(value: Any, where: str) -> Any:
     """``value`` as plain JSON types (dict, list, str, int, float, bool, None).
 
-    Named tuples (anything with ``_asdict``) and mappings become dicts with string keys; tuples,
-    lists and 1-D numpy arrays become lists; numpy scalars become Python scalars.
+    Named tuples (anything with ``_asdict``), dataclass instances and mappings become dicts with
+    string keys; tuples, lists and numpy arrays become lists; numpy scalars become Python
+    scalars; enum members become their values.
 
     Raises:
         StoreError: a value JSON cannot hold, naming its path below ``where``.
     """
+    if isinstance(value, Enum):
+        value = value.value
     if value is None or isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, np.generic):
         return value.item()
     if hasattr(value, "_asdict"):
         value = value._asdict()
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -42,7 +49,8 @@ def to_jsonable(value: Any, where: str) -> Any:
         return [to_jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
     raise StoreError(
         f"{where}: found {type(value).__name__} {value!r}; allowed: JSON values "
-        "(dict, list, str, int, float, bool, None), named tuples, numpy scalars"
+        "(dict, list, str, int, float, bool, None), named tuples, dataclasses, enums, "
+        "numpy scalars"
     )
 
 
