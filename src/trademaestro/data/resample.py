@@ -82,18 +82,23 @@ def bar_close_times(rates: np.ndarray, timeframe: Timeframe) -> I64:
     return t + timeframe.seconds
 
 
-def _check_source(times: I64, timeframe: Timeframe) -> None:
+def _check_source(times: I64, timeframe: Timeframe, source: Timeframe | None) -> None:
     if times.size > 1 and not bool((np.diff(times) > 0).all()):
         first = int(np.flatnonzero(np.diff(times) <= 0)[0]) + 1
         raise ValueError(
             f"bar times must strictly increase; bar {first} ({times[first]}) is not after "
             f"bar {first - 1} ({times[first - 1]})"
         )
-    spacing = modal_spacing(times)
-    if spacing is None:
-        return
-    source = timeframe_of_seconds(spacing)
-    label = f"{spacing} s ({source.name})" if source is not None else f"{spacing} s"
+    if source is None:
+        spacing = modal_spacing(times)
+        if spacing is None:
+            return
+        source = timeframe_of_seconds(spacing)
+        label = f"{spacing} s ({source.name})" if source is not None else f"{spacing} s"
+    else:
+        if source is Timeframe.MN1:
+            raise ValueError("MN1 bars cannot be resampled: no MT5 timeframe is longer")
+        spacing, label = source.seconds, f"{source.seconds} s ({source.name})"
     if timeframe is Timeframe.MN1:
         fits = spacing <= _DAY and _DAY % spacing == 0
     else:
@@ -113,7 +118,9 @@ def _check_source(times: I64, timeframe: Timeframe) -> None:
         )
 
 
-def resample(rates: np.ndarray, timeframe: Timeframe) -> np.ndarray:
+def resample(
+    rates: np.ndarray, timeframe: Timeframe, *, source: Timeframe | None = None
+) -> np.ndarray:
     """Aggregate bars to ``timeframe``.
 
     Args:
@@ -121,6 +128,9 @@ def resample(rates: np.ndarray, timeframe: Timeframe) -> np.ndarray:
             bar opening on a boundary of its own spacing.
         timeframe: the target; a whole multiple of the source spacing (equal is allowed and
             re-buckets the bars unchanged).
+        source: the timeframe of ``rates``; by default inferred as the most common gap between
+            bars, which sparse data can overstate (two M1 bars two minutes apart look like
+            M2): pass it when known.
 
     Returns:
         ``RATES_DTYPE`` records, one per target bar that holds at least one source bar, stamped
@@ -133,7 +143,7 @@ def resample(rates: np.ndarray, timeframe: Timeframe) -> np.ndarray:
     if rates.dtype != RATES_DTYPE:
         raise ValueError(f"rates must have core.bars.RATES_DTYPE; found {rates.dtype}")
     times = _times(rates)
-    _check_source(times, timeframe)
+    _check_source(times, timeframe, source)
     if times.size == 0:
         return np.zeros(0, dtype=RATES_DTYPE)
     keys = bar_open_times(times, timeframe)

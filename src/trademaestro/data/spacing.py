@@ -36,8 +36,4 @@ def infer_timeframe(times: npt.NDArray[np.int64]) -> Timeframe | None:
     the most common spacing; None when there are fewer than two bars or the spacing is no MT5
     timeframe. Monthly bars (28-31 days apart) give MN1."""
     gap = modal_spacing(times)
-    if gap is None:
-        return None
-    if gap % 86400 == 0 and gap // 86400 in _MONTH_DAYS:
-        return Timeframe.MN1
-    return timeframe_of_seconds(gap)
+    return None if gap is None else timeframe_of_seconds(gap)
