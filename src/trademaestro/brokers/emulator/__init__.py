@@ -1,0 +1,35 @@
+"""The MT5 emulator: a faithful stand-in for the ``MetaTrader5`` package, driven by real bars.
+
+Usage::
+
+    emu = MT5Emulator(EmulatorConfig(balance=10_000.0))
+    emu.replay.load_rates("XAUUSD", Timeframe.M15, rates)   # RATES_DTYPE bars
+    emu.initialize()
+    emu.replay.open_bar("XAUUSD", i)     # first tick of bar i: trade here
+    emu.order_send({...})
+    emu.replay.run_bar("XAUUSD", i)      # rest of bar i: SL/TP, pending, swaps, stop-out
+
+See :mod:`.terminal` (the MetaTrader5 surface), :mod:`.replay` (the driver and its fill
+assumptions), :mod:`.specs` (symbol specifications) and :mod:`.money` (formulas).
+"""
+
+from .config import EmulatorConfig
+from .constants import CONSTANT_NAMES, MT5Constants
+from .replay import Replay
+from .specs import DEFAULT_SYMBOLS, EmulatorSymbol, default_symbols, load_symbol_specs, spec_for
+from .terminal import FaultHook, MT5Emulator, NoFaults
+
+__all__ = [
+    "CONSTANT_NAMES",
+    "DEFAULT_SYMBOLS",
+    "EmulatorConfig",
+    "EmulatorSymbol",
+    "FaultHook",
+    "MT5Constants",
+    "MT5Emulator",
+    "NoFaults",
+    "Replay",
+    "default_symbols",
+    "load_symbol_specs",
+    "spec_for",
+]
