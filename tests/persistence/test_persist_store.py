@@ -262,3 +262,23 @@ def test_position_upsert_keeps_the_last_state(store: Store, run_id: int) -> None
     assert position == {**args, "sl": 2158.99, "status": "closed", "close_time": 1710917100}
     with pytest.raises(StoreError, match=r"side: found 'long'; allowed: buy, sell"):
         store.upsert_position(run_id, **{**args, "side": "long"})
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    path.write_text("DateTime,Open,High,Low,Close\n" * 200)
+    with pytest.raises(StoreError, match=r"runs\.sqlite: cannot be used as the run database"):
+        Store(path)
+
+
+def test_a_transaction_reads_one_snapshot(store: Store, run_id: int) -> None:
+    """Transactions really BEGIN in SQLite: inside one, a commit by another connection is not
+    seen (without the explicit BEGIN, Python's driver would run the SELECTs in autocommit)."""
+    store.record_equity(run_id, [(100, 1.0, 1.0)])
+    count = "SELECT COUNT(*) FROM equity"
+    with store._engine.begin() as conn:
+        assert conn.exec_driver_sql(count).scalar() == 1
+        with Store(store.path) as other:
+            other.record_equity(run_id, [(200, 1.0, 1.0)])
+        assert conn.exec_driver_sql(count).scalar() == 1
+    assert len(store.load_equity(run_id).time) == 2

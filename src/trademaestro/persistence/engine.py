@@ -9,6 +9,11 @@ Every connection the pool opens runs, once, on connect:
 - ``PRAGMA foreign_keys=ON``: a row naming a missing run is refused;
 - ``PRAGMA busy_timeout=5000``: wait up to 5 s for another process's write lock instead of failing
   at once with "database is locked".
+
+Transactions are explicit: the driver's own implicit BEGIN (which Python's ``sqlite3`` emits
+only before DML) is turned off and SQLAlchemy emits ``BEGIN`` when a transaction starts, so that
+reads and writes of one ``Session.begin()`` block are one SQLite transaction (the recipe of
+SQLAlchemy's SQLite dialect docs, "Serializable isolation / Savepoints / Transactional DDL").
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 BUSY_TIMEOUT_MS = 5000
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -40,4 +46,9 @@ def make_engine(path: Path) -> Engine:
     """
     engine = create_engine(f"sqlite+pysqlite:///{path}")
     event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
     return engine
+
+
+def _on_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from datetime import date, datetime
 from enum import Enum
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,8 @@ def to_jsonable(value: Any, where: str) -> Any:
 
     Named tuples (anything with ``_asdict``), dataclass instances and mappings become dicts with
     string keys; tuples, lists and numpy arrays become lists; numpy scalars become Python
-    scalars; enum members become their values.
+    scalars; enum members become their values; paths become strings; dates and datetimes
+    become ISO 8601 text (as they are: a naive datetime stays naive).
 
     Raises:
         StoreError: a value JSON cannot hold, naming its path below ``where``.
@@ -34,6 +37,10 @@ def to_jsonable(value: Any, where: str) -> Any:
         return value
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     if hasattr(value, "_asdict"):
         value = value._asdict()
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -50,7 +57,7 @@ def to_jsonable(value: Any, where: str) -> Any:
     raise StoreError(
         f"{where}: found {type(value).__name__} {value!r}; allowed: JSON values "
         "(dict, list, str, int, float, bool, None), named tuples, dataclasses, enums, "
-        "numpy scalars"
+        "numpy scalars, paths, dates"
     )
 
 

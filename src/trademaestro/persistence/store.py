@@ -29,6 +29,7 @@ from typing import Any, Self
 import platformdirs
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from trademaestro.persistence import validate as v
@@ -74,14 +75,21 @@ class Store:
 
     Raises:
         OSError: the parent directory cannot be created.
-        sqlalchemy.exc.OperationalError: the file cannot be opened as a SQLite database.
+        StoreError: the file cannot be opened as a SQLite database (not one, no permission).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._engine = make_engine(self.path)
-        Base.metadata.create_all(self._engine)
+        try:
+            Base.metadata.create_all(self._engine)
+        except DatabaseError as exc:
+            self._engine.dispose()
+            raise StoreError(
+                f"{self.path}: cannot be used as the run database ({exc.orig}); "
+                "allowed: a SQLite database file or a path where one can be created"
+            ) from exc
 
     @staticmethod
     def default_path() -> Path:
