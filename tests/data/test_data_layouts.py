@@ -107,3 +107,33 @@ def test_backtesting_layout_with_named_index(tmp_path: Path, shared_data: Path) 
     assert loaded.layout == "backtesting"
     assert loaded.timeframe is Timeframe.H1
     assert loaded.rates.size == 24
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("99999999999999999999999999", "unix seconds 99999999999999999999999999 are after"),
+        ("253402300800", "unix seconds 253402300800 are after 9999-12-31"),
+    ],
+)
+def test_mt5_rates_out_of_range_time(
+    tmp_path: Path, shared_data: Path, value: str, expected: str
+) -> None:
+    header = "time,open,high,low,close,tick_volume,spread,real_volume"
+    rows = real_lines(shared_data / "XAUUSD_M15_2024Q1.csv", 5)
+    rows[4] = value + "," + rows[4].split(",", 1)[1]
+    with pytest.raises(DataError) as info:
+        load_bars(write(tmp_path / "q.csv", header, rows))
+    assert info.value.line == 6
+    assert expected in info.value.reason
+
+
+def test_year_zero_is_rejected_on_both_paths(
+    tmp_path: Path, gold: tuple[list[str], np.ndarray]
+) -> None:
+    lines = ["0000" + line[4:] for line in gold[0][:3]]
+    header = "DateTime,Open,High,Low,Close,TickVolume,Spread"
+    with pytest.raises(DataError) as info:
+        load_bars(write(tmp_path / "y.csv", header, lines))
+    assert info.value.line == 2
+    assert "not a calendar date-time" in info.value.reason

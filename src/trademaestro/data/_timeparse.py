@@ -26,6 +26,7 @@ BAR_TIME_FORMS = "YYYY.MM.DD HH:MM:SS or YYYY-MM-DD HH:MM:SS (seconds optional, 
 TICK_TIME_FORMS = "DD.MM.YYYY HH:MM:SS.fff, optionally followed by GMT+HHMM or GMT-HHMM"
 
 I64 = npt.NDArray[np.int64]
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31 23:59:59, the last second datetime can show
 _BAR_RE = re.compile(
     r"(\d{4})([.-])(\d{2})\2(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?", re.ASCII
 )
@@ -52,7 +53,7 @@ def _civil_seconds(
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     month_ok = (mo >= 1) & (mo <= 12)
     dim = _DAYS_IN_MONTH[np.clip(mo, 1, 12) - 1] + ((mo == 2) & leap)
-    ok = month_ok & (d >= 1) & (d <= dim) & (h <= 23) & (mi <= 59) & (s <= 59)
+    ok = month_ok & (y >= 1) & (d >= 1) & (d <= dim) & (h <= 23) & (mi <= 59) & (s <= 59)
     yy = y - (mo <= 2)
     era = yy // 400
     yoe = yy - era * 400

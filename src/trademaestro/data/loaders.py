@@ -116,6 +116,8 @@ def _fast(fields: list[list[str]], layout: BarLayout, unix: bool) -> np.ndarray 
             if not (joined.isascii() and joined.isdigit()):
                 return None
             times: npt.NDArray[np.int64] | None = np.array(cols[layout.time], dtype=np.int64)
+            if times is not None and bool((times > tp.MAX_UNIX_SECONDS).any()):
+                return None
         elif layout.clock is not None:
             pairs = zip(cols[layout.time], cols[layout.clock], strict=True)
             stamps = [f"{d} {t}" for d, t in pairs]
@@ -203,7 +205,13 @@ def _row_time(parts: Sequence[str], layout: BarLayout, names: Sequence[str], uni
             raise RowError(
                 f"column {names[col]!r} ({col + 1}): cannot read {raw!r} as unix seconds"
             )
-        return int(raw)
+        value = int(raw)
+        if value > tp.MAX_UNIX_SECONDS:
+            raise RowError(
+                f"column {names[col]!r} ({col + 1}): unix seconds {raw.strip()} are after "
+                f"9999-12-31; allowed: 0..{tp.MAX_UNIX_SECONDS}"
+            )
+        return value
     if layout.clock is not None:
         raw = f"{raw} {parts[layout.clock]}"
         col_name = f"{names[col]!r} and {names[layout.clock]!r} ({col + 1}, {layout.clock + 1})"
