@@ -135,7 +135,7 @@ def test_every_row_matches_stdlib_oracle(
 def test_gold_m15_loads_fast(shared_data: Path) -> None:
     path = shared_data / "XAUUSD_M15.csv"
     load_bars(path)  # warm the page cache
-    best = min(_timed(path) for _ in range(3))
+    best = min(_timed(path) for _ in range(5))  # best of 5: robust to a busy machine
     assert best < 0.3, f"XAUUSD_M15.csv took {best:.3f} s"
 
 

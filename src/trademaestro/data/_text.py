@@ -83,7 +83,7 @@ def read_lines(path: str | Path, *, lenient: bool = False) -> TextLines:
         raise DataError(name, None, "empty file: no header line and no data rows")
     rows = lines[first + 1 :]
     start = first + 2
-    if any(not line or line.isspace() for line in rows):
+    if "" in rows or any(map(str.isspace, rows)):
         kept = [(i, line) for i, line in enumerate(rows, start) if line and not line.isspace()]
         numbers = [i for i, _ in kept]
         rows = [line for _, line in kept]

@@ -133,7 +133,7 @@ def _fast(
     fields: list[list[str]],
 ) -> tuple[npt.NDArray[np.int64], int, tuple[F64, F64, F64, F64]] | None:
     """Vectorised load; None on any anomaly."""
-    if any(len(f) != 5 for f in fields):
+    if set(map(len, fields)) != {5}:
         return None
     cols = list(zip(*fields, strict=True))
     parsed = tp.tick_times_fast(cols[0])
