@@ -7,7 +7,6 @@ stdlib oracle (csv + datetime.strptime) re-reads every row of every file.
 from __future__ import annotations
 
 import csv
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,19 +129,6 @@ def test_every_row_matches_stdlib_oracle(
     np.testing.assert_array_equal(rates["tick_volume"], oracle["tick_volume"].astype(np.uint64))
     for key in ("open", "high", "low", "close"):
         np.testing.assert_allclose(rates[key], oracle[key], rtol=0, atol=1e-9)
-
-
-def test_gold_m15_loads_fast(shared_data: Path) -> None:
-    path = shared_data / "XAUUSD_M15.csv"
-    load_bars(path)  # warm the page cache
-    best = min(_timed(path) for _ in range(5))  # best of 5: robust to a busy machine
-    assert best < 0.3, f"XAUUSD_M15.csv took {best:.3f} s"
-
-
-def _timed(path: Path) -> float:
-    start = time.perf_counter()
-    load_bars(path)
-    return time.perf_counter() - start
 
 
 def test_backtesting_sample_read_in_place() -> None:

@@ -171,6 +171,11 @@ class SeriesEngine:
         self._routes[key] = buffer
 
     @property
+    def keys(self) -> tuple[SeriesKey, ...]:
+        """The series this engine computes, in the order they were given."""
+        return tuple(self._routes)
+
+    @property
     def indicator_count(self) -> int:
         """Number of distinct indicator instances (shared outputs count once)."""
         return len(self._nodes)

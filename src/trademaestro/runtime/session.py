@@ -72,10 +72,10 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
     """
     strategy = load_strategy(settings.strategy)
     spec_doc = strategy.spec
-    symbol = settings.symbol or strategy.symbol
+    symbol = settings.symbol or spec_doc.symbol or (spec_doc.symbol_list or [None])[0]
     if not symbol:
         raise ConfigError(f"{settings.strategy}: the strategy names no symbol; pass --symbol")
-    timeframe = strategy.timeframe
+    timeframe = spec_doc.timeframe
     data_path = resolve_data_path(settings.data)
     bars = load_bars(data_path, skip_bad_rows=settings.skip_bad_rows)
     if len(bars.rates) < 2:
@@ -136,8 +136,8 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         run_id = store.begin_run(
             mode=mode,
             strategy_id=plan.strategy_id,
-            strategy_name=strategy.name,
-            strategy_json=json.dumps(strategy.raw, sort_keys=True),
+            strategy_name=spec_doc.strategyName or plan.strategy_id,
+            strategy_json=json.dumps(spec_doc.model_dump(mode="json"), sort_keys=True),
             symbol=symbol,
             timeframe=timeframe.name,
             data_path=str(data_path),

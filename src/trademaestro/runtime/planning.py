@@ -1,0 +1,81 @@
+"""From a validated strategy document to the decision core's :class:`TradePlan`.
+
+Magic numbers: ``crc32(strategyId) & 0x7FFFFFFF`` unless configured otherwise, so the same
+strategy keeps its magic number across restarts and machines (that is how its positions are found
+again). The client-id tag is the magic number in base 36 (at most 6 characters).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+from trademaestro.execution.decide import base36
+from trademaestro.execution.plan import SizingRule, StopRule, TargetRule, TradePlan
+from trademaestro.indicators.keys import SeriesKey
+from trademaestro.strategy.loader import LoadedStrategy
+
+
+def strategy_id_of(loaded: LoadedStrategy) -> str:
+    """The strategy's id: ``strategyId``, else a slug of ``strategyName``, else ``strategy``."""
+    spec = loaded.spec
+    if spec.strategyId:
+        return spec.strategyId
+    if spec.strategyName:
+        return re.sub(r"[^a-z0-9]+", "-", spec.strategyName.lower()).strip("-") or "strategy"
+    return "strategy"
+
+
+def magic_of(strategy_id: str) -> int:
+    """The default magic number of a strategy id (stable, 31 bits)."""
+    return zlib.crc32(strategy_id.encode("utf-8")) & 0x7FFFFFFF
+
+
+def build_plan(
+    loaded: LoadedStrategy, symbol: str, magic: int | None = None
+) -> tuple[TradePlan, SeriesKey | None]:
+    """The trading plan of a strategy for one symbol, and the ATR series its stop needs (if any).
+
+    ``maxPositions`` defaults to 1: one position per strategy and symbol unless the strategy asks
+    for more.
+    """
+    spec = loaded.spec
+    strategy_id = strategy_id_of(loaded)
+    magic = magic_of(strategy_id) if magic is None else magic
+    exit_spec = spec.rules.exit
+    stop: StopRule | None = None
+    target: TargetRule | None = None
+    atr_key: SeriesKey | None = None
+    if exit_spec is not None:
+        sl = exit_spec.stop
+        if sl is not None:
+            if sl.type == "atr":
+                stop = StopRule("atr", float(sl.multiplier or 1.0), int(sl.period))
+                atr_key = SeriesKey("atr", (int(sl.period),))
+            else:
+                stop = StopRule(sl.type, float(sl.value or 0.0))
+        tp = exit_spec.target
+        if tp is not None and tp.type != "partial":
+            if tp.type == "rr_ratio":
+                target = TargetRule("rr_ratio", float(tp.ratio or tp.value or 0.0))
+            else:
+                target = TargetRule(tp.type, float(tp.value or 0.0))
+    risk = spec.risk_management
+    dyn = spec.dynamic_risk
+    sizing = SizingRule(
+        lot_size=float(risk.lotSize) if risk is not None and risk.lotSize else None,
+        risk_percentage=float(dyn.riskPercentage) if dyn is not None and dyn.riskPercentage else None,
+    )
+    max_positions = int(risk.maxPositions) if risk is not None and risk.maxPositions else 1
+    plan = TradePlan(
+        strategy_id=strategy_id,
+        symbol=symbol,
+        magic=magic,
+        tag=base36(magic)[:6],
+        stop=stop,
+        target=target,
+        sizing=sizing,
+        max_positions=max_positions,
+        close_on_opposite=spec.close_on_opposite_signal,
+    )
+    return plan, atr_key
