@@ -13,11 +13,12 @@ See :mod:`.terminal` (the MetaTrader5 surface), :mod:`.replay` (the driver and i
 assumptions), :mod:`.specs` (symbol specifications) and :mod:`.money` (formulas).
 """
 
+from .api import FaultHook, NoFaults
 from .config import EmulatorConfig
 from .constants import CONSTANT_NAMES, MT5Constants
 from .replay import Replay
 from .specs import DEFAULT_SYMBOLS, EmulatorSymbol, default_symbols, load_symbol_specs, spec_for
-from .terminal import FaultHook, MT5Emulator, NoFaults
+from .terminal import MT5Emulator
 
 __all__ = [
     "CONSTANT_NAMES",
