@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trademaestro.brokers.emulator import MT5Emulator
+from trademaestro.brokers.emulator import EmulatorConfig, MT5Emulator
 from trademaestro.core.bars import RATES_DTYPE
 from trademaestro.core.errors import ConfigError
 from trademaestro.core.timeframes import Timeframe
@@ -178,3 +178,20 @@ def test_account_invariants(xau_m15: np.ndarray, ops: list, block: int, offset: 
         booked = sum(d.profit + d.commission + d.swap for d in deals)
         assert booked == pytest.approx(acc.balance, abs=1e-6)
         assert acc.margin_free == pytest.approx(acc.equity - acc.margin, abs=1e-6)
+
+
+def test_injected_clock_and_fault_hook(xau_m15: np.ndarray) -> None:
+    calls: list[str] = []
+
+    class Recorder:
+        def before_call(self, function: str) -> None:
+            calls.append(function)
+
+    emu = MT5Emulator(EmulatorConfig(), clock=lambda: 1_800_000_000, faults=Recorder())
+    emu.replay.load_rates("XAUUSD", Timeframe.M15, xau_m15)
+    emu.initialize()
+    emu.replay.open_bar("XAUUSD", N)
+    res = emu.order_send({"action": 1, "symbol": "XAUUSD", "volume": 0.01, "type": 0})
+    assert emu.history_deals_get(ticket=res.order)[0].time == 1_800_000_000
+    assert emu.symbol_info_tick("XAUUSD").time == int(xau_m15["time"][N])
+    assert calls == ["initialize", "order_send", "history_deals_get", "symbol_info_tick"]

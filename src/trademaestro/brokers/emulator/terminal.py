@@ -21,6 +21,8 @@ Our own additions, outside the MT5 surface: ``emu.replay`` (:class:`Replay`, the
 ``emu.faults`` (a hook consulted at the start of every API call; no-op by default).
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from typing import Any
 
