@@ -34,10 +34,19 @@ def main() -> None:
     points = [(int(t), 10_000.0, float(c)) for t, c in pairs]
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "b.sqlite") as store:
         run = store.begin_run(
-            mode="backtest", strategy_id="b", strategy_name="b", strategy_json="{}",
-            symbol="XAUUSD", timeframe="M15", data_path="x", bars=len(rates),
-            data_from=int(rates["time"][0]), data_to=int(rates["time"][-1]),
-            initial_balance=10_000.0, currency="USD", options={},
+            mode="backtest",
+            strategy_id="b",
+            strategy_name="b",
+            strategy_json="{}",
+            symbol="XAUUSD",
+            timeframe="M15",
+            data_path="x",
+            bars=len(rates),
+            data_from=int(rates["time"][0]),
+            data_to=int(rates["time"][-1]),
+            initial_balance=10_000.0,
+            currency="USD",
+            options={},
         )
         t0 = time.perf_counter()
         store.record_equity(run, points)

@@ -63,8 +63,15 @@ def test_sell_percentage_stop_and_fixed_target() -> None:
 
 def test_stop_inside_the_stops_level_is_moved_out() -> None:
     spec = SymbolSpec(
-        name="XAUUSD", digits=2, point=0.01, tick_size=0.01, tick_value=1.0,
-        contract_size=100.0, volume_min=0.01, volume_max=100.0, volume_step=0.01,
+        name="XAUUSD",
+        digits=2,
+        point=0.01,
+        tick_size=0.01,
+        tick_value=1.0,
+        contract_size=100.0,
+        volume_min=0.01,
+        volume_max=100.0,
+        volume_step=0.01,
         stops_level=50,
     )
     lv = compute_levels("buy", ASK, BID, ASK, spec, StopRule("pips", 2), None)

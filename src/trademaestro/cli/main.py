@@ -1,7 +1,9 @@
 """``trademaestro``: backtest, run (paper executor) and report.
 
 Exit codes: 0 success; 2 bad input (strategy, data, symbol, configuration: the message names the
-file/line or JSON path, what was found and what is allowed); 130 interrupted; 1 anything else.
+file/line or JSON path, what was found and what is allowed); 3 the run completed but the broker
+rejected orders (the first rejection is printed; all are recorded); 130 interrupted; 1 anything
+else.
 """
 
 from __future__ import annotations
@@ -80,6 +82,14 @@ def _finish(result: RunResult, report_path: Path | None) -> None:
             console.print(f"report written to {report_path}")
     if result.status == "interrupted":
         raise typer.Exit(130)
+    if result.orders_rejected:
+        err_console.print(
+            f"[bold red]error:[/] {result.orders_rejected} of {result.orders_sent} orders were "
+            f"rejected; first: {result.first_rejection}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(3)
 
 
 def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:

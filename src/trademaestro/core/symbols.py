@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Metals quoted with 2 digits use 0.10 as their pip (STRATEGY_FORMAT.md "Pips").
 _METAL_PREFIXES = ("XAU", "XAG", "XPT", "XPD", "GOLD", "SILVER")
@@ -103,6 +104,7 @@ def default_pip(name: str, digits: int) -> float:
     return point
 
 
+@lru_cache(maxsize=64)
 def _decimals(step: float) -> int:
     """Number of decimals needed to print a step such as 0.01 exactly (at most 8)."""
     for d in range(9):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -60,37 +61,56 @@ def summary_table(report: Mapping[str, Any]) -> Table:
     return table
 
 
-def trades_table(report: Mapping[str, Any], last: int = LAST_TRADES) -> Table:
-    """The last ``last`` trade rows of ``report``, oldest first."""
+def trades_table(report: Mapping[str, Any], last: int = LAST_TRADES, *, wide: bool = True) -> Table:
+    """The last ``last`` trade rows of ``report``, oldest first.
+
+    ``wide`` adds the profit, commission and swap columns beside the net result; a narrow
+    terminal (under 120 columns) gets the net only, and times without year and seconds."""
     trades = list(report["trades"])
     shown = trades[-last:] if last > 0 else []
     title = f"Last {len(shown)} of {len(trades)} trades" if len(trades) > len(shown) else "Trades"
-    table = Table(title=title, title_justify="left")
-    for name in ("Ticket", "Side", "Lots", "Open", "Open price", "Close", "Close price"):
-        table.add_column(name, justify="right" if name in ("Ticket", "Lots") else "left")
-    for name in ("Profit", "Comm.", "Swap", "Net"):
-        table.add_column(name, justify="right")
-    table.add_column("Exit")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    heads = ("Ticket", "Side", "Lots", "Open", "Price", "Close", "Price")
+    for name in heads if wide else heads[1:]:
+        if name in ("Ticket", "Lots"):
+            table.add_column(name, justify="right", no_wrap=True)
+        else:
+            table.add_column(name, justify="left", no_wrap=True)
+    money = ("Profit", "Comm.", "Swap", "Net") if wide else ("Net",)
+    for name in money:
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("Exit", no_wrap=True)
     for trade in shown:
-        table.add_row(
-            str(trade["ticket"]),
+        cells = [str(trade["ticket"])] if wide else []
+        cells += [
             str(trade["side"]),
             f"{float(trade['volume']):.2f}",
-            str(trade["open_time"] or _MISSING),
+            _time(trade["open_time"], wide),
             _price(trade["open_price"]),
-            str(trade["close_time"]),
+            _time(trade["close_time"], wide),
             _price(trade["close_price"]),
-            _money(trade["profit"]),
-            _money(trade["commission"]),
-            _money(trade["swap"]),
-            _money(net_profit(trade)),
-            str(trade["exit_reason"]),
-        )
+        ]
+        if wide:
+            cells += [
+                _money(trade["profit"]),
+                _money(trade["commission"]),
+                _money(trade["swap"]),
+            ]
+        cells += [_money(net_profit(trade)), str(trade["exit_reason"])]
+        table.add_row(*cells)
     return table
+
+
+def _time(value: Any, wide: bool) -> str:
+    """ISO server time; ``MM-DD HH:MM`` when narrow."""
+    if value is None:
+        return _MISSING
+    text = str(value)
+    return text.replace("T", " ") if wide else text[5:16].replace("T", " ")
 
 
 def render_summary(report: Mapping[str, Any], console: Console) -> None:
     """Print the run table, then (when there are trades) at most the last 20 trades."""
     console.print(summary_table(report))
     if report["trades"]:
-        console.print(trades_table(report))
+        console.print(trades_table(report, wide=console.width >= 120))

@@ -1,4 +1,4 @@
-"""Ending a run: equity samples, closing at the end of the data, deals, the run record, the report."""
+"""Ending a run: equity samples, the close at the end of the data, deals, the run record, report."""
 
 from __future__ import annotations
 
@@ -20,18 +20,18 @@ class EquityTracker:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._mt5 = session.emulator
+        self._replay = session.emulator.replay
         self._had_positions = False
         self._last_balance = session.settings.balance
 
     def sample(self, time: int) -> None:
         """Take the sample for the bar that just ended at server time ``time``."""
-        has_positions = self._mt5.positions_total() > 0
+        replay = self._replay
+        has_positions = replay.has_positions
         if not has_positions and not self._had_positions:
             return
         self._had_positions = has_positions
-        info = self._mt5.account_info()
-        balance, equity = float(info.balance), float(info.equity)
+        balance, equity = replay.balance_equity()
         if not has_positions and abs(balance - self._last_balance) < 1e-9:
             return
         self._last_balance = balance

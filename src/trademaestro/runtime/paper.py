@@ -47,11 +47,11 @@ async def paper_session(
     """Run an opened session under the asyncio runtime and finish it."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
     tracker = EquityTracker(session)
     closed: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
     status, error = "failed", None
@@ -66,8 +66,8 @@ async def paper_session(
         evaluator.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await evaluator
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        for signum in installed:
+            loop.remove_signal_handler(signum)
         report = finish_session(session, tracker, status, error)
         if session.store is not None:
             session.store.close()
@@ -79,6 +79,7 @@ async def paper_session(
         runner.orders_sent,
         runner.orders_rejected,
         status,
+        runner.first_rejection,
     )
 
 
@@ -107,11 +108,11 @@ async def _feed(
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
                     return False
-        emu.open_bar(symbol, j)
+        emu.replay.open_bar(symbol, j)
         if j > 0:
             await closed.put(j - 1)
             await _join(closed, evaluator)
-        emu.run_bar(symbol, j)
+        emu.replay.run_bar(symbol, j)
         tracker.sample(times[j])
         if progress is not None and (j % 500 == 0 or j == n - 1):
             progress(j + 1, n)

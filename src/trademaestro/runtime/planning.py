@@ -64,7 +64,9 @@ def build_plan(
     dyn = spec.dynamic_risk
     sizing = SizingRule(
         lot_size=float(risk.lotSize) if risk is not None and risk.lotSize else None,
-        risk_percentage=float(dyn.riskPercentage) if dyn is not None and dyn.riskPercentage else None,
+        risk_percentage=float(dyn.riskPercentage)
+        if dyn is not None and dyn.riskPercentage
+        else None,
     )
     max_positions = int(risk.maxPositions) if risk is not None and risk.maxPositions else 1
     plan = TradePlan(

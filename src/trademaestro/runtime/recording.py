@@ -45,7 +45,7 @@ class StoreRecorder:
     def __init__(self, store: Store, run_id: int) -> None:
         self.store = store
         self.run_id = run_id
-        self._open: dict[int, dict[str, Any]] = {}
+        self._open: dict[int, _OpenPosition] = {}
 
     def order(self, intent: Intent, outcome: OrderOutcome, time: int) -> None:
         if isinstance(intent, OpenIntent):
@@ -67,30 +67,49 @@ class StoreRecorder:
             request={"intent": dataclasses.asdict(intent), "request": outcome.request},
             result=outcome.result,
             retcode=outcome.retcode,
-            error=None if outcome.ok else (str(outcome.error) if outcome.error else outcome.comment),
+            error=None
+            if outcome.ok
+            else (str(outcome.error) if outcome.error else outcome.comment),
             order_ticket=outcome.order or None,
             deal_ticket=outcome.deal or None,
             position_ticket=position,
         )
         if isinstance(intent, OpenIntent) and outcome.ok:
-            row = {
-                "ticket": outcome.order,
-                "symbol": intent.symbol,
-                "side": intent.side,
-                "volume": outcome.volume,
-                "open_time": time,
-                "open_price": outcome.price,
-                "sl": intent.sl,
-                "tp": intent.tp,
-                "magic": intent.magic,
-                "strategy_id": intent.strategy_id,
-            }
+            row = _OpenPosition(
+                outcome.order,
+                intent.symbol,
+                intent.side,
+                outcome.volume,
+                time,
+                outcome.price,
+                intent.sl,
+                intent.tp,
+                intent.magic,
+                intent.strategy_id,
+            )
             self._open[outcome.order] = row
-            self.store.upsert_position(self.run_id, status="open", **row)
+            self._write(row, "open")
         elif isinstance(intent, ModifyIntent) and outcome.ok and intent.ticket in self._open:
-            row = self._open[intent.ticket]
-            row.update(sl=intent.sl, tp=intent.tp)
-            self.store.upsert_position(self.run_id, status="open", **row)
+            row = dataclasses.replace(self._open[intent.ticket], sl=intent.sl, tp=intent.tp)
+            self._open[intent.ticket] = row
+            self._write(row, "open")
+
+    def _write(self, row: _OpenPosition, status: str, close_time: int | None = None) -> None:
+        self.store.upsert_position(
+            self.run_id,
+            ticket=row.ticket,
+            symbol=row.symbol,
+            side=row.side,
+            volume=row.volume,
+            open_time=row.open_time,
+            open_price=row.open_price,
+            sl=row.sl,
+            tp=row.tp,
+            magic=row.magic,
+            strategy_id=row.strategy_id,
+            status=status,
+            close_time=close_time,
+        )
 
     def deals(self, deals: Sequence[dict[str, Any]]) -> None:
         self.store.record_deals(self.run_id, deals)
@@ -101,6 +120,20 @@ class StoreRecorder:
     def position_closed(self, ticket: int, close_time: int) -> None:
         row = self._open.pop(ticket, None)
         if row is not None:
-            self.store.upsert_position(
-                self.run_id, status="closed", close_time=close_time, **row
-            )
+            self._write(row, "closed", close_time)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _OpenPosition:
+    """What the recorder knows of a position it opened (for the positions table)."""
+
+    ticket: int
+    symbol: str
+    side: str
+    volume: float
+    open_time: int
+    open_price: float
+    sl: float
+    tp: float
+    magic: int
+    strategy_id: str

@@ -44,6 +44,7 @@ class StrategyRunner:
         self.atr_key = atr_key
         self.orders_sent = 0
         self.orders_rejected = 0
+        self.first_rejection: str | None = None
 
     def on_bar(self, signals: SignalSource, i: int) -> None:
         """Decide and act at closed bar ``i`` (the broker's quote is the next bar's first tick)."""
@@ -56,8 +57,12 @@ class StrategyRunner:
         if not positions and not any(entry.values()):
             return
         quote = self.adapter.quote(plan.symbol)
-        spec = self.adapter.symbol_spec(plan.symbol, refresh=plan.sizing.risk_percentage is not None)
-        equity = self.adapter.account().equity
+        account = self.adapter.account()
+        spec = self.adapter.symbol_spec(plan.symbol)
+        if plan.sizing.risk_percentage is not None and spec.currency_profit != account.currency:
+            # The tick value of a symbol quoted in another currency moves with the rate.
+            spec = self.adapter.symbol_spec(plan.symbol, refresh=True)
+        equity = account.equity
         atr = signals.value_at(self.atr_key, i) if self.atr_key is not None else math.nan
         decision = decide(
             plan,
@@ -90,14 +95,18 @@ class StrategyRunner:
         self.recorder.order(intent, outcome, time)
         if not outcome.ok:
             self.orders_rejected += 1
-            log.warning(
-                "%s %s rejected: retcode %s %s (error %s)",
-                intent.strategy_id,
-                type(intent).__name__,
-                outcome.retcode,
-                outcome.comment,
-                outcome.error,
+            what = (
+                f"retcode {outcome.retcode} ({outcome.comment})"
+                if outcome.retcode is not None
+                else f"no result, last_error {outcome.error}"
             )
+            message = (
+                f"{intent.strategy_id}: {type(intent).__name__} {intent.client_id} on "
+                f"{intent.symbol} rejected by the broker: {what}; request {outcome.request}"
+            )
+            if self.first_rejection is None:
+                self.first_rejection = message
+            log.warning("%s", message)
         return outcome.ok
 
     def close_all(self, reason: str, time: int) -> None:

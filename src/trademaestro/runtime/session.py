@@ -72,7 +72,8 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
     """
     strategy = load_strategy(settings.strategy)
     spec_doc = strategy.spec
-    symbol = settings.symbol or spec_doc.symbol or (spec_doc.symbol_list or [None])[0]
+    symbols = spec_doc.symbol_list
+    symbol = settings.symbol or spec_doc.symbol or (symbols[0] if symbols else None)
     if not symbol:
         raise ConfigError(f"{settings.strategy}: the strategy names no symbol; pass --symbol")
     timeframe = spec_doc.timeframe
@@ -86,24 +87,24 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             f"{timeframe.name}; give {timeframe.name} data"
         )
 
-    specs = load_symbol_specs(settings.symbols_file) if settings.symbols_file else None
     config = EmulatorConfig(
         balance=settings.balance,
         commission_per_lot=settings.commission_per_lot,
         spread_points=settings.spread_points,
         swaps_enabled=settings.swaps,
-        **({"symbols": specs} if specs is not None else {}),
     )
-    emulator = MT5Emulator(config)
-    if symbol not in emulator.symbol_names():
+    if settings.symbols_file is not None:
+        config.symbols = load_symbol_specs(settings.symbols_file)
+    if symbol not in config.symbols:
         raise SymbolError(
             f"no specification for symbol {symbol!r}; known: "
-            f"{', '.join(sorted(emulator.symbol_names()))} (add it with --symbols FILE)"
+            f"{', '.join(sorted(config.symbols))} (add it with --symbols FILE)"
         )
-    emulator.load_rates(symbol, timeframe, bars.rates, has_spread=bars.has_spread)
+    emulator = MT5Emulator(config)
+    emulator.replay.load_rates(symbol, timeframe, bars.rates, has_spread=bars.has_spread)
     adapter = MT5Adapter(emulator)
     adapter.connect()
-    emulator.open_bar(symbol, 0)
+    emulator.replay.open_bar(symbol, 0)
     spec = adapter.symbol_spec(symbol)
 
     entry = compile_entry(spec_doc, spec.point)

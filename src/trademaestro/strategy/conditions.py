@@ -89,7 +89,7 @@ def _logic(value: Any) -> str:
 
 def _resolve(name: Any, params: Mapping[str, Any] | None, at: str) -> SeriesKey:
     """Resolve a series name with the indicator registry; its errors become validation errors."""
-    from trademaestro.indicators.registry import parse_series  # noqa: PLC0415
+    from trademaestro.indicators.registry import parse_series
 
     if not isinstance(name, str) or not name.strip():
         fail(name, SERIES_ALLOWED, at)

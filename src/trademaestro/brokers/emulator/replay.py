@@ -150,18 +150,40 @@ class Replay:
         if ledger.positions:
             if t >= self._next_rollover:
                 self._rollover(t)
-            # Fast stop-out guard (inlined quick equity): the full check only when the margin
-            # level is within 0.1% of the stop-out level or below it.
-            equity = ledger.balance
-            for pos in ledger.positions.values():
-                k = pos.k
-                if k:
-                    q = self._markets[pos.symbol]
-                    equity += k * ((q.bid if pos.is_buy else q.ask) - pos.price_open) + pos.swap
-                else:
-                    equity += ledger.floating(pos) + pos.swap
-            if equity * 100.0 <= self._so * ledger.margin_sum * 1.001:
+            # Fast stop-out guard: the full check only when the margin level is within 0.1% of
+            # the stop-out level or below it.
+            if self._quick_equity() * 100.0 <= self._so * ledger.margin_sum * 1.001:
                 self._stop_out(t)
+
+    @property
+    def has_positions(self) -> bool:
+        """True while any position is open (cheap; not part of MetaTrader5's surface)."""
+        return bool(self._ledger.positions)
+
+    def balance_equity(self) -> tuple[float, float]:
+        """(balance, equity) now, account currency, rounded to the account's digits.
+
+        Cheap enough to call every bar for an equity curve (not part of MetaTrader5's surface;
+        ``account_info`` gives the same figures up to per-position rounding of the profit).
+        """
+        ledger = self._ledger
+        balance = ledger.balance
+        if not ledger.positions:
+            return balance, balance
+        return balance, round(self._quick_equity(), ledger.digits)
+
+    def _quick_equity(self) -> float:
+        """Balance + floating profit + swaps at the current quotes, unrounded."""
+        ledger = self._ledger
+        equity = ledger.balance
+        for pos in ledger.positions.values():
+            k = pos.k
+            if k:
+                q = self._markets[pos.symbol]
+                equity += k * ((q.bid if pos.is_buy else q.ask) - pos.price_open) + pos.swap
+            else:
+                equity += ledger.floating(pos) + pos.swap
+        return equity
 
     # ------------------------------------------------------------------ inside a bar
     def _positions_in_bar(self, m: Market, i: int) -> None:
