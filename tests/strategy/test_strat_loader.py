@@ -87,7 +87,7 @@ def test_unknown_keys_warned_with_paths(caplog: pytest.LogCaptureFixture) -> Non
     document = doc(entry, exit_, createdAt="2026-01-01", version=3)
     session = {"enabled": False, "allowedSessions": ["London"], "tz": "UTC"}
     document["rules"]["filters"] = {"sessionFilter": session, "extraFilter": {}}
-    document["rules"]["options"] = {"intrabar": True}
+    document["rules"]["options"] = {"scalpMode": True}
     with caplog.at_level(logging.WARNING, logger="trademaestro.strategy.loader"):
         loaded = load_strategy({"parameters": document, "commandId": "x"})
     expected = [
@@ -97,7 +97,7 @@ def test_unknown_keys_warned_with_paths(caplog: pytest.LogCaptureFixture) -> Non
         "parameters.rules.exit.exitMode", "parameters.rules.exit.stopLoss.unit",
         "parameters.rules.exit.conditions[0].hint",
         "parameters.rules.filters.extraFilter", "parameters.rules.filters.sessionFilter.tz",
-        "parameters.rules.options.intrabar",
+        "parameters.rules.options.scalpMode",
     ]
     assert sorted(loaded.warnings) == sorted(f"{p}: unknown key, ignored" for p in expected)
     assert sorted(r.getMessage() for r in caplog.records) == sorted(loaded.warnings)

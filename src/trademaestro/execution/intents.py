@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 Side = Literal["buy", "sell"]
-# Why a position is closed by the executor (SL/TP/stop-out closes are the broker's own).
-CloseReason = Literal["signal", "rule", "end", "manual", "risk"]
+# Why a position is closed by the executor (SL/TP/stop-out closes are the broker's own):
+# signal (opposite entry signal), rule (exit conditions), end (data ended), manual (a person or
+# command), risk (emergency stop: drawdown limit), partial (a partial take-profit level), time
+# (smartExit.maxHoldingHours), target (smartExit rrTarget/atrTarget).
+CloseReason = Literal["signal", "rule", "end", "manual", "risk", "partial", "time", "target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +54,7 @@ class CloseIntent:
     Attributes:
         ticket: position ticket.
         volume: lots to close; the position's whole volume for a full close.
-        reason: ``signal`` (opposite entry signal), ``rule`` (exit conditions), ``end`` (data
-            ended), ``manual`` or ``risk``.
+        reason: a :data:`CloseReason`.
     """
 
     strategy_id: str

@@ -7,9 +7,9 @@ are the format's (``Sydney Asia Tokyo London NewYork``), evaluated in their own 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from trademaestro.strategy._base import (
@@ -47,14 +47,32 @@ class RiskManagement(StrategyModel):
     maxDrawdownPercent: Percent | None = None  # noqa: N815 - the format's key
 
 
+class Kelly(StrategyModel):
+    """Fractional Kelly sizing from the strategy's own closed trades (an extension of the format).
+
+    ``fraction`` of the Kelly fraction ``W - (1 - W) / R`` (W win rate, R payoff ratio) is risked,
+    capped at ``maxRiskPercent`` % of equity; until ``minTrades`` trades have closed, the
+    configured ``riskPercentage`` applies."""
+
+    enabled: bool = True
+    fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+    maxRiskPercent: Percent = 2.0  # noqa: N815 - the format's style
+    minTrades: Period = 30  # noqa: N815 - the format's style
+
+
 class DynamicRisk(StrategyModel):
-    """Risk-based sizing: ``riskPercentage`` of equity between entry and stop; ATR sizing."""
+    """Risk-based sizing: ``riskPercentage`` of equity between entry and stop; ATR sizing
+    (stop at ``atrMultiplier`` × ATR(``atrPeriod``)); ``reduceInHighVolatility`` when ATR exceeds
+    ``volatilityThreshold`` × its own ``volatilityLookback``-bar average; ``kelly``."""
 
     riskPercentage: Percent | None = None  # noqa: N815 - the format's key
     useATRSizing: bool = False  # noqa: N815 - the format's key
     atrMultiplier: Positive | None = None  # noqa: N815 - the format's key
+    atrPeriod: Period = 14  # noqa: N815 - the format's style
     volatilityThreshold: Positive | None = None  # noqa: N815 - the format's key
+    volatilityLookback: Period = 50  # noqa: N815 - the format's style
     reduceInHighVolatility: bool = False  # noqa: N815 - the format's key
+    kelly: Kelly | None = None
 
     @model_validator(mode="after")
     def _check(self) -> DynamicRisk:
@@ -196,7 +214,31 @@ class Filters(StrategyModel):
     newsFilter: NewsFilter | None = None  # noqa: N815 - the format's key
 
 
+class Intrabar(StrategyModel):
+    """Evaluate the forming bar every ``intervalSeconds`` (paper/live; backtests need ticks)."""
+
+    enabled: bool = True
+    intervalSeconds: Positive = 5.0  # noqa: N815 - the format's style
+
+
 class Options(StrategyModel):
-    """The ``options`` block (``closeOnOppositeSignal`` may stand here or in ``exit``)."""
+    """The ``options`` block (``closeOnOppositeSignal`` may stand here or in ``exit``).
+
+    Extensions of the format: ``cooldownMinutes`` (no entry until that many minutes after the
+    strategy's last trade on the symbol), ``confirmationBars`` (the entry signal must hold on that
+    many consecutive closed bars; 1 = no confirmation), ``intrabar`` and ``magicNumber`` (the
+    strategy's magic number; default crc32 of ``strategyId``)."""
 
     closeOnOppositeSignal: bool | None = None  # noqa: N815 - the format's key
+    cooldownMinutes: NonNegative | None = None  # noqa: N815 - the format's style
+    confirmationBars: Period | None = None  # noqa: N815 - the format's style
+    intrabar: Intrabar | None = None
+    magicNumber: Annotated[int, Field(ge=0, lt=2**63)] | None = None  # noqa: N815
+
+    @field_validator("intrabar", mode="before")
+    @classmethod
+    def _intrabar_flag(cls, value: Any) -> Any:
+        """``"intrabar": true`` means the defaults (every 5 s); ``false`` means off."""
+        if isinstance(value, bool):
+            return {"enabled": value}
+        return value
