@@ -36,12 +36,40 @@ class TargetRule:
 
 
 @dataclass(frozen=True, slots=True)
+class KellyRule:
+    """Fractional Kelly sizing (``dynamicRisk.kelly``): risk ``fraction`` × the Kelly fraction of
+    the strategy's own closed trades, in % of equity, capped at ``max_risk_percent``; until
+    ``min_trades`` trades have closed, the configured ``risk_percentage`` applies."""
+
+    fraction: float = 0.5
+    max_risk_percent: float = 2.0
+    min_trades: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class SizingRule:
     """How many lots: ``risk_percentage`` of equity at risk between entry and stop (needs a
-    stop), else ``lot_size`` fixed lots. Neither set: the symbol's minimum volume."""
+    stop), else ``lot_size`` fixed lots. Neither set: the symbol's minimum volume.
+
+    Optional ``dynamicRisk`` parts (the defaults keep the plain behaviour above):
+
+    - ``atr_multiplier`` (set only with ``useATRSizing``): the risk is measured over
+      ``atr_multiplier`` × ATR(``atr_period``) of the last closed bar (price units), so the
+      volume is ∝ 1/ATR; without ``risk_percentage`` 1 % of equity is risked
+      (:data:`trademaestro.risk.sizing.DEFAULT_ATR_RISK_PERCENT`).
+    - ``volatility_threshold`` (set only with ``reduceInHighVolatility``): when
+      ATR(``atr_period``) / SMA(ATR, ``volatility_lookback``) exceeds it, the size is multiplied
+      by threshold / ratio.
+    - ``kelly``: fractional Kelly risk percentage from the strategy's closed trades.
+    """
 
     lot_size: float | None = None
     risk_percentage: float | None = None
+    atr_multiplier: float | None = None
+    atr_period: int = 14
+    volatility_threshold: float | None = None
+    volatility_lookback: int = 50
+    kelly: KellyRule | None = None
 
 
 @dataclass(frozen=True, slots=True)
