@@ -294,10 +294,7 @@ def test_filters_and_risk_blocks_parse() -> None:
     assert f.spreadFilter is not None and f.spreadFilter.action == "REDUCE_SIZE"
     assert f.newsFilter is not None and f.newsFilter.impact == ["high"]
     assert loaded.unsupported == [
-        "rules.riskManagement.maxDailyLoss", "rules.riskManagement.maxDailyLossPercent",
-        "rules.riskManagement.maxDrawdownPercent", "rules.dynamicRisk.useATRSizing",
-        "rules.dynamicRisk.atrMultiplier", "rules.dynamicRisk.volatilityThreshold",
-        "rules.dynamicRisk.reduceInHighVolatility", "rules.filters.sessionFilter",
+        "rules.filters.sessionFilter",
         "rules.filters.spreadFilter", "rules.filters.volatilityFilter",
         "rules.filters.correlationFilter", "rules.filters.newsFilter",
     ]

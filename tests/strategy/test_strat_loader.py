@@ -111,6 +111,12 @@ def test_unsupported_table_covers_only_unexecuted_features() -> None:
                 ("dynamicRisk", "riskPercentage"), ("options", "closeOnOppositeSignal"),
                 ("entry", "conditions"), ("entry", "primary")}
     assert not fields & executed
+    risk = {("riskManagement", k) for k in ("maxDailyLoss", "maxDailyLossPercent",
+                                             "maxDrawdownPercent")}
+    risk |= {("dynamicRisk", k) for k in ("useATRSizing", "atrMultiplier",
+                                          "volatilityThreshold", "reduceInHighVolatility",
+                                          "kelly")}
+    assert not fields & risk
     assert ("exit", "trailing") in fields and ("entry", "confirmation") in fields
 
 
@@ -118,10 +124,9 @@ def test_unsupported_beside_rules_uses_that_path() -> None:
     document = doc(riskManagement={"lotSize": 0.1, "maxDailyLoss": 200},
                    filters={"spreadFilter": {"maxSpread": 3}})
     loaded = load_strategy(document)
-    assert loaded.unsupported == ["riskManagement.maxDailyLoss", "filters.spreadFilter"]
+    assert loaded.unsupported == ["filters.spreadFilter"]
     wrapped = load_strategy({"parameters": document})
-    assert wrapped.unsupported == ["parameters.riskManagement.maxDailyLoss",
-                                   "parameters.filters.spreadFilter"]
+    assert wrapped.unsupported == ["parameters.filters.spreadFilter"]
 
 
 def test_disabled_blocks_are_not_unsupported() -> None:

@@ -3,7 +3,8 @@
 Executed in this release: entry Form A (and Form B's ``primary``) on the strategy's own
 timeframe; exit ``stopLoss`` (pips, atr, percentage, fixed), ``takeProfit`` (pips, rr_ratio,
 percentage, fixed), exit ``conditions``, ``closeOnOppositeSignal``; ``riskManagement.lotSize``,
-``riskManagement.maxPositions``, ``dynamicRisk.riskPercentage``. Everything in
+``riskManagement.maxPositions``, ``maxDailyLoss``, ``maxDailyLossPercent``,
+``maxDrawdownPercent`` and every ``dynamicRisk`` key (:mod:`trademaestro.risk`). Everything in
 :data:`UNSUPPORTED` that is present and enabled in a strategy is reported by
 :func:`unsupported_paths` (the loader's ``LoadedStrategy.unsupported``).
 """
@@ -60,14 +61,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("exit", "trailing", _enabled),
     Unsupported("exit", "breakEven", _enabled),
     Unsupported("exit", "smartExit", _enabled),
-    Unsupported("riskManagement", "maxDailyLoss", _given),
-    Unsupported("riskManagement", "maxDailyLossPercent", _given),
-    Unsupported("riskManagement", "maxDrawdownPercent", _given),
-    Unsupported("dynamicRisk", "useATRSizing", _true),
-    Unsupported("dynamicRisk", "atrMultiplier", _given),
-    Unsupported("dynamicRisk", "volatilityThreshold", _given),
-    Unsupported("dynamicRisk", "reduceInHighVolatility", _true),
-    Unsupported("dynamicRisk", "kelly", _enabled),
     Unsupported("options", "cooldownMinutes", _given),
     Unsupported("options", "confirmationBars", _given),
     Unsupported("options", "intrabar", _enabled),
