@@ -293,11 +293,7 @@ def test_filters_and_risk_blocks_parse() -> None:
     assert f.sessionFilter.allowedSessions == ["London", "NewYork", "Tokyo"]
     assert f.spreadFilter is not None and f.spreadFilter.action == "REDUCE_SIZE"
     assert f.newsFilter is not None and f.newsFilter.impact == ["high"]
-    assert loaded.unsupported == [
-        "rules.filters.sessionFilter",
-        "rules.filters.spreadFilter", "rules.filters.volatilityFilter",
-        "rules.filters.correlationFilter", "rules.filters.newsFilter",
-    ]
+    assert loaded.unsupported == []  # entry filters are executed (trademaestro.filters)
     for name in ("sessionFilter", "spreadFilter", "volatilityFilter", "correlationFilter",
                  "newsFilter"):
         document["rules"]["filters"][name]["enabled"] = False

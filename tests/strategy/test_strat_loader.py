@@ -122,11 +122,11 @@ def test_unsupported_table_covers_only_unexecuted_features() -> None:
 
 def test_unsupported_beside_rules_uses_that_path() -> None:
     document = doc(riskManagement={"lotSize": 0.1, "maxDailyLoss": 200},
-                   filters={"spreadFilter": {"maxSpread": 3}})
+                   options={"intrabar": True})
     loaded = load_strategy(document)
-    assert loaded.unsupported == ["filters.spreadFilter"]
+    assert loaded.unsupported == ["options.intrabar"]
     wrapped = load_strategy({"parameters": document})
-    assert wrapped.unsupported == ["parameters.filters.spreadFilter"]
+    assert wrapped.unsupported == ["parameters.options.intrabar"]
 
 
 def test_disabled_blocks_are_not_unsupported() -> None:

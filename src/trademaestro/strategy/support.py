@@ -61,14 +61,8 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("exit", "trailing", _enabled),
     Unsupported("exit", "breakEven", _enabled),
     Unsupported("exit", "smartExit", _enabled),
-    Unsupported("options", "cooldownMinutes", _given),
     Unsupported("options", "confirmationBars", _given),
     Unsupported("options", "intrabar", _enabled),
-    Unsupported("filters", "sessionFilter", _enabled),
-    Unsupported("filters", "spreadFilter", _enabled),
-    Unsupported("filters", "volatilityFilter", _enabled),
-    Unsupported("filters", "correlationFilter", _enabled),
-    Unsupported("filters", "newsFilter", _enabled),
 )
 #: Conditions on another timeframe than the strategy's (multi-timeframe series) are not executed.
 MULTI_TIMEFRAME_CONDITIONS_SUPPORTED = False
