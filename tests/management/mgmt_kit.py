@@ -71,13 +71,15 @@ def quote_after(rates: np.ndarray, k: int, spec: SymbolSpec = XAU) -> tuple[int,
 
 @dataclass
 class SimResult:
-    """What happened to the fake position: each bar's intents, SL after each bar, closes."""
+    """What happened to the fake position: each bar's intents, the SL and volume after each
+    bar, the closes, the modifies (with the SL before them) and the quote of each modify."""
 
     intents: list[tuple[int, tuple[Intent, ...]]] = field(default_factory=list)
     sls: list[float] = field(default_factory=list)
     volumes: list[float] = field(default_factory=list)
     closes: list[CloseIntent] = field(default_factory=list)
     modifies: list[tuple[float, ModifyIntent]] = field(default_factory=list)
+    quotes: list[tuple[int, float, float]] = field(default_factory=list)
     stopped_at: int | None = None
 
 
@@ -117,6 +119,7 @@ def simulate(
                 out.closes.append(intent)
             elif isinstance(intent, ModifyIntent):
                 out.modifies.append((sl, intent))
+                out.quotes.append((k, bid, ask))
                 sl = intent.sl
         out.sls.append(sl)
         out.volumes.append(volume)
