@@ -232,8 +232,7 @@ def test_exit_blocks() -> None:
     assert spec.rules.exit is not None
     stop = spec.rules.exit.stop
     assert stop is not None and (stop.type, stop.multiplier, stop.period) == ("atr", 1.5, 14)
-    assert loaded.unsupported == ["rules.exit.takeProfit", "rules.exit.trailing",
-                                  "rules.exit.breakEven", "rules.exit.smartExit"]
+    assert loaded.unsupported == []  # position management is executed
     assert compile_exit(spec, 0.01) == Compare(RSI, ">", 70.0, 0.005)
     assert spec.close_on_opposite_signal is False
 

@@ -2,7 +2,9 @@
 
 Executed in this release: entry Form A (and Form B's ``primary``) on the strategy's own
 timeframe; exit ``stopLoss`` (pips, atr, percentage, fixed), ``takeProfit`` (pips, rr_ratio,
-percentage, fixed), exit ``conditions``, ``closeOnOppositeSignal``; ``riskManagement.lotSize``,
+percentage, fixed), exit ``conditions``, ``closeOnOppositeSignal``; position management:
+``takeProfit`` partial levels, ``trailing``, ``breakEven``, ``smartExit``
+(:mod:`trademaestro.execution.management`); ``riskManagement.lotSize``,
 ``riskManagement.maxPositions``, ``maxDailyLoss``, ``maxDailyLossPercent``,
 ``maxDrawdownPercent`` and every ``dynamicRisk`` key (:mod:`trademaestro.risk`). Everything in
 :data:`UNSUPPORTED` that is present and enabled in a strategy is reported by
@@ -35,10 +37,6 @@ def _non_empty(value: Any) -> bool:
     return bool(value)
 
 
-def _partial(value: Any) -> bool:
-    return _enabled(value) and value.type == "partial"
-
-
 @dataclass(frozen=True, slots=True)
 class Unsupported:
     """One feature not executed yet.
@@ -57,10 +55,6 @@ class Unsupported:
 
 UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("entry", "confirmation", _non_empty),
-    Unsupported("exit", "takeProfit", _partial),
-    Unsupported("exit", "trailing", _enabled),
-    Unsupported("exit", "breakEven", _enabled),
-    Unsupported("exit", "smartExit", _enabled),
     Unsupported("options", "confirmationBars", _given),
     Unsupported("options", "intrabar", _enabled),
 )
