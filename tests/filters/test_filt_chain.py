@@ -44,6 +44,7 @@ def test_cooldown_edges() -> None:
     assert not f.check(ctx(last - 60, last_trade_time=last)).allow  # clock behind the trade
     first = f.check(ctx(last))
     assert (first.allow, first.reason) == (True, "no previous trade")
+    assert f.check(ctx(last + 900, last_trade_time=last)).reason == "cooldown of 15 min over"
     assert CooldownFilter(0).check(ctx(last, last_trade_time=last)).allow
     assert CooldownFilter(0.5).seconds == 30
     with pytest.raises(ConfigError):
@@ -145,8 +146,9 @@ def test_quiet_and_wild_atr_products(xau: NDArray[np.void], atr21: NDArray[np.fl
     assert quiet.atr[21] == pytest.approx(1.90244794, abs=1e-8)
     r = chain.evaluate(quiet)
     assert (r.allow, r.multiplier) == (True, 1.0)
+    assert chain.evaluate(quiet) is r  # same verdicts: the previous result object
     assert [v.reason for v in r.verdicts] == ["in London", "spread 0.8 <= 3 pips",
-                                              "ATR(21) 1.90245 within [1, 2]"]
+                                              "ATR(21) within [1, 2]"]
     # 2026-02-02 10:00 server = 08:00 GMT, spread 4 points; ATR(21) 63.84 > 2: × 0.8 only.
     wild = bar_ctx(xau, atr21, "2026-02-02 10:00:00")
     assert wild.atr[21] == pytest.approx(63.84444667, abs=1e-7)

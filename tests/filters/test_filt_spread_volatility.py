@@ -61,6 +61,18 @@ def test_whole_file_denies_exactly_the_wide_bars(xau: NDArray[np.void]) -> None:
     assert denied > 0
 
 
+def test_verdicts_are_shared_per_spread_and_follow_the_spec() -> None:
+    f = SpreadFilter(1.5)
+    a = f.check(ctx(0, symbol="EURUSD", spec=EUR, bid=1.16340, ask=1.16357))
+    b = f.check(ctx(900, symbol="EURUSD", spec=EUR, bid=1.20000, ask=1.20017))
+    assert a is b and a.reason == "spread 1.7 > 1.5 pips"
+    # Same name, another spec object (pip 1 point): the cache follows the spec.
+    fine = EUR.__class__(**{**{k: getattr(EUR, k) for k in EUR.__dataclass_fields__},
+                            "pip_size": 0.00001})
+    c = f.check(ctx(0, symbol="EURUSD", spec=fine, bid=1.16340, ask=1.16357))
+    assert c.reason == "spread 17 > 1.5 pips"
+
+
 def test_spread_from_model() -> None:
     model = SpreadModel.model_validate({"maxSpread": 2, "action": "reduce_size",
                                         "multiplier": 0.4})
@@ -89,7 +101,7 @@ def test_quiet_bar_below_min(xau: NDArray[np.void], atr14: NDArray[np.float64]) 
     skip = VolatilityFilter(period=14, min_atr=2.0, max_atr=15.0).check(ctx(t, atr={14: atr}))
     assert (skip.allow, skip.reason) == (False, "ATR(14) 1.85864 outside [2, 15]")
     ok = VolatilityFilter(period=14, min_atr=1.0, max_atr=15.0).check(ctx(t, atr={14: atr}))
-    assert (ok.allow, ok.multiplier, ok.reason) == (True, 1.0, "ATR(14) 1.85864 within [1, 15]")
+    assert (ok.allow, ok.multiplier, ok.reason) == (True, 1.0, "ATR(14) within [1, 15]")
 
 
 def test_turbulent_bar_above_max(xau: NDArray[np.void], atr14: NDArray[np.float64]) -> None:

@@ -60,10 +60,11 @@ class FilterChain:
         filters: the filters, in the order to run (:data:`ORDER` for :meth:`from_strategy`).
     """
 
-    __slots__ = ("_atr_periods", "filters")
+    __slots__ = ("_atr_periods", "_last", "filters")
 
     def __init__(self, filters: Sequence[Filter] = ()) -> None:
         self.filters = tuple(filters)
+        self._last = _ALLOW_ALL
         self._atr_periods = frozenset(f.period for f in self.filters
                                       if isinstance(f, VolatilityFilter))
 
@@ -123,18 +124,27 @@ class FilterChain:
         return set(self._atr_periods)
 
     def evaluate(self, ctx: EntryContext) -> ChainResult:
-        """Run the filters in order; stop at the first deny."""
+        """Run the filters in order; stop at the first deny. When the verdicts equal the
+        previous call's (filters return shared verdict objects for repeated situations), the
+        previous result object is returned."""
         if not self.filters:
             return _ALLOW_ALL
         verdicts: list[Verdict] = []
+        allow = True
         multiplier = 1.0
         for f in self.filters:
             verdict = f.check(ctx)
             verdicts.append(verdict)
             if not verdict.allow:
-                return ChainResult(False, multiplier, tuple(verdicts))
+                allow = False
+                break
             multiplier *= verdict.multiplier
-        return ChainResult(True, multiplier, tuple(verdicts))
+        found = tuple(verdicts)
+        last = self._last
+        if found == last.verdicts:
+            return last
+        result = self._last = ChainResult(allow, multiplier, found)
+        return result
 
     def describe(self) -> str:
         """One line per filter, in order; ``no entry filters`` when empty."""

@@ -29,6 +29,7 @@ class CooldownFilter:
         self.minutes = minutes
         self.seconds = round(minutes * 60)
         self._first = Verdict(self.name, True, 1.0, "no previous trade")
+        self._over = Verdict(self.name, True, 1.0, f"cooldown of {minutes:g} min over")
 
     def check(self, ctx: EntryContext) -> Verdict:
         """Compare the time since the last trade with the cooldown."""
@@ -39,7 +40,7 @@ class CooldownFilter:
         if elapsed < self.seconds:
             return Verdict(self.name, False, 1.0,
                            f"{elapsed} s since the last trade (< {self.seconds} s)")
-        return Verdict(self.name, True, 1.0, f"{elapsed} s since the last trade")
+        return self._over
 
     def describe(self) -> str:
         """E.g. ``cooldown: 15 min after the last trade``."""

@@ -182,6 +182,7 @@ class NewsFilter:
         self._tz = server_tz
         self._calendar = calendar
         self._no_calendar = Verdict(self.name, True, 1.0, "no calendar")
+        self._no_news = Verdict(self.name, True, 1.0, "no news")
         self._currencies: dict[str, frozenset[str]] = {}
 
     @classmethod
@@ -204,7 +205,7 @@ class NewsFilter:
                 when = datetime.fromtimestamp(event.time, UTC).strftime("%Y-%m-%d %H:%M UTC")
                 return Verdict(self.name, False, 1.0,
                                f"{event.impact} {event.currency} news at {when}: {event.title}")
-        return Verdict(self.name, True, 1.0, "no news")
+        return self._no_news
 
     def describe(self) -> str:
         """E.g. ``news: no entries 30 min before to 30 min after high events``."""

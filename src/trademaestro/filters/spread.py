@@ -12,10 +12,12 @@ import math
 from typing import Literal
 
 from trademaestro.core.errors import ConfigError
+from trademaestro.core.symbols import SymbolSpec
 from trademaestro.filters.base import EntryContext, Verdict
 from trademaestro.strategy.limits import SpreadFilter as SpreadModel
 
 _EPS = 1e-9
+_CACHE_LIMIT = 1_024
 
 
 def spread_pips(bid: float, ask: float, point: float, pip: float) -> float:
@@ -48,6 +50,7 @@ class SpreadFilter:
         self.action = action
         self.multiplier = multiplier
         self._limit = max_pips + _EPS
+        self._specs: dict[str, tuple[SymbolSpec, float, float, dict[int, Verdict]]] = {}
 
     @classmethod
     def from_model(cls, model: SpreadModel) -> SpreadFilter:
@@ -57,12 +60,27 @@ class SpreadFilter:
         return cls(model.maxSpread, action=model.action, multiplier=multiplier)
 
     def check(self, ctx: EntryContext) -> Verdict:
-        """Compare the current spread in pips with the maximum."""
+        """Compare the current spread in pips with the maximum (verdicts cached per symbol and
+        spread in points, so a check is a division and a dict look-up)."""
         bid, ask = ctx.bid, ctx.ask
         if not (math.isfinite(bid) and math.isfinite(ask)) or ask < bid:
             return Verdict(self.name, False, 1.0, f"no valid quote (bid {bid}, ask {ask})")
         spec = ctx.spec
-        pips = spread_pips(bid, ask, spec.point, spec.pip)
+        entry = self._specs.get(spec.name)
+        if entry is None or entry[0] is not spec:
+            if len(self._specs) >= _CACHE_LIMIT:
+                self._specs.clear()
+            entry = self._specs[spec.name] = (spec, spec.point, spec.pip, {})
+        _, point, pip, verdicts = entry
+        points = round((ask - bid) / point)
+        verdict = verdicts.get(points)
+        if verdict is None:
+            if len(verdicts) >= _CACHE_LIMIT:
+                verdicts.clear()
+            verdict = verdicts[points] = self._verdict(points * point / pip)
+        return verdict
+
+    def _verdict(self, pips: float) -> Verdict:
         text = f"spread {round(pips, 3):g}"
         if pips <= self._limit:
             return Verdict(self.name, True, 1.0, f"{text} <= {self.max_pips:g} pips")

@@ -54,6 +54,7 @@ class VolatilityFilter:
         self._bounds = (f"[{'-' if min_atr is None else f'{min_atr:g}'}, "
                         f"{'-' if max_atr is None else f'{max_atr:g}'}]")
         self._unknown = Verdict(self.name, False, 1.0, f"ATR({period}) unknown (warm-up)")
+        self._within = Verdict(self.name, True, 1.0, f"ATR({period}) within {self._bounds}")
 
     @classmethod
     def from_model(cls, model: VolatilityModel,
@@ -71,13 +72,14 @@ class VolatilityFilter:
                    action=model.action, multiplier=min(multiplier, 1.0))
 
     def check(self, ctx: EntryContext) -> Verdict:
-        """Compare ``ctx.atr[period]`` with the bounds."""
+        """Compare ``ctx.atr[period]`` with the bounds (the allowing verdict is one constant
+        object; the value is written into deny and scale reasons)."""
         atr = ctx.atr.get(self.period, math.nan)
         if not math.isfinite(atr):
             return self._unknown
-        text = f"ATR({self.period}) {atr:.6g}"
         if self._lo <= atr <= self._hi:
-            return Verdict(self.name, True, 1.0, f"{text} within {self._bounds}")
+            return self._within
+        text = f"ATR({self.period}) {atr:.6g}"
         if self.action == "SKIP":
             return Verdict(self.name, False, 1.0, f"{text} outside {self._bounds}")
         return Verdict(self.name, True, self.multiplier,
