@@ -157,10 +157,10 @@ def test_timeframe_spellings_and_own_condition_timeframe(tf) -> None:
     assert compile_entry(loaded.spec, XAU_POINT)["buy"] == Cross(EMA9, EMA21, True)
 
 
-def test_higher_timeframe_condition_keys_and_unsupported() -> None:
+def test_higher_timeframe_condition_keys_are_executed() -> None:
     loaded = load_strategy(doc({"direction": "buy", "conditions": [
         CROSS_UP, leaf(indicator="price", value="ema_200", timeframe="1h")]}))
-    assert loaded.unsupported == ["rules.entry.conditions[1].timeframe"]
+    assert loaded.unsupported == []
     compiled = compile_entry(loaded.spec, XAU_POINT)["buy"]
     assert compiled == And((Cross(EMA9, EMA21, True),
                             Compare(CLOSE.on(Timeframe.H1), ">",
@@ -182,9 +182,7 @@ def test_form_b() -> None:
         "minConfirmations": 1,
     }
     loaded = load_strategy(doc(entry))
-    assert loaded.unsupported == ["rules.entry.confirmation",
-                                  "rules.entry.confirmation[0].timeframe",
-                                  "rules.entry.confirmation[1].timeframe"]
+    assert loaded.unsupported == []  # Form B and higher timeframes are executed
     macd = SeriesKey("macd", (12, 26, 9), "line")
     h4, h1 = Timeframe.H4, Timeframe.H1
     assert compile_entry(loaded.spec, 0.01)["sell"] == And((

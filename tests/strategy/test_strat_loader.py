@@ -109,8 +109,9 @@ def test_unsupported_table_covers_only_unexecuted_features() -> None:
     executed = {("exit", "stopLoss"), ("exit", "conditions"), ("exit", "closeOnOppositeSignal"),
                 ("riskManagement", "lotSize"), ("riskManagement", "maxPositions"),
                 ("dynamicRisk", "riskPercentage"), ("options", "closeOnOppositeSignal"),
-                ("entry", "conditions"), ("entry", "primary"), ("exit", "takeProfit"),
-                ("exit", "trailing"), ("exit", "breakEven"), ("exit", "smartExit")}
+                ("entry", "conditions"), ("entry", "primary"), ("entry", "confirmation"),
+                ("options", "confirmationBars"), ("exit", "takeProfit"), ("exit", "trailing"),
+                ("exit", "breakEven"), ("exit", "smartExit")}
     assert not fields & executed
     risk = {("riskManagement", k) for k in ("maxDailyLoss", "maxDailyLossPercent",
                                              "maxDrawdownPercent")}
@@ -118,7 +119,6 @@ def test_unsupported_table_covers_only_unexecuted_features() -> None:
                                           "volatilityThreshold", "reduceInHighVolatility",
                                           "kelly")}
     assert not fields & risk
-    assert ("entry", "confirmation") in fields
 
 
 def test_unsupported_beside_rules_uses_that_path() -> None:

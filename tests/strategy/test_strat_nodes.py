@@ -11,7 +11,16 @@ from numpy.typing import NDArray
 
 from tests.strategy.conftest import XAU_POINT, Bars, read_xau_m15
 from trademaestro.indicators.keys import SeriesKey
-from trademaestro.strategy.nodes import And, AtLeast, Compare, Condition, Cross, Or, Range
+from trademaestro.strategy.nodes import (
+    And,
+    AtLeast,
+    Compare,
+    Condition,
+    Confirmed,
+    Cross,
+    Or,
+    Range,
+)
 
 CLOSE = SeriesKey("close")
 OPEN = SeriesKey("open")
@@ -215,8 +224,12 @@ def _operand(draw, key: SeriesKey, head) -> SeriesKey | float:
 
 @st.composite
 def trees(draw, head, depth: int = 0) -> Condition:
-    groups = ["and", "or", "least"] if depth < 3 else []
+    groups = ["and", "or", "least", "confirmed", "state"] if depth < 3 else []
     kind = draw(st.sampled_from(["cmp", "cross", "range", *groups]))
+    if kind == "confirmed":  # options.confirmationBars
+        return Confirmed(draw(trees(head, depth + 1)), draw(st.integers(1, 5)))
+    if kind == "state":  # what a tree leaves holding (a cross becomes its relation)
+        return draw(trees(head, depth + 1)).state()
     if kind in ("and", "or", "least"):
         children = tuple(draw(st.lists(trees(head, depth + 1), min_size=1, max_size=3)))
         if kind == "and":
@@ -243,7 +256,7 @@ def test_vectorised_equals_scalar_on_random_trees(head) -> None:
         every = tree.evaluate_all(head)
         assert every.dtype == np.bool_ and every.shape == (_N,)
         sample = set(data.draw(st.lists(st.integers(0, _N - 1), min_size=20, max_size=40)))
-        sample |= {0, 1, 2, 33, 34, _N - 1}
+        sample |= {0, 1, 2, 3, 4, 33, 34, 35, _N - 1}
         sample |= set(np.flatnonzero(every)[:30].tolist())
         for i in sorted(sample):
             assert bool(every[i]) is tree.evaluate_at(head, i), (str(tree), i)

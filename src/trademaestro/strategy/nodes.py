@@ -13,6 +13,14 @@ Semantics (STRATEGY_FORMAT.md "Entry"):
   ``>=`` is ``left >= right - tolerance`` and ``<=`` is ``left <= right + tolerance``.
 - ``Range``: inside ``lo <= left <= hi``; outside ``left < lo or left > hi``.
 - Any NaN operand (indicator warm-up) makes a leaf False. ``And``/``Or``/``AtLeast`` combine.
+- ``Confirmed(tree, bars)`` (``options.confirmationBars``: the signal must hold on ``bars``
+  consecutive closed bars): the tree fired at bar ``i - bars + 1`` and its *state* version
+  (:meth:`Condition.state`) held on every bar ``i - bars + 2 … i``. The state version replaces
+  each ``Cross(l, r, above)`` by the relation the cross establishes (``l > r`` above, ``l < r``
+  below) and keeps every other node. So with 2 bars an EMA 9/21 cross-up at bar ``c`` signals at
+  bar ``c + 1`` exactly when EMA 9 is still above EMA 21 there; a level condition (``rsi > 50``)
+  must hold on ``bars`` bars in a row. Bars are the strategy's own (primary) bars. False for
+  ``i < bars - 1``.
 
 ``evaluate_all(series)[i] == evaluate_at(series, i)`` for every ``i``: both use the same
 float64 arithmetic, one vectorised (numpy), one scalar.
@@ -77,6 +85,14 @@ class Condition(ABC):
     @abstractmethod
     def evaluate_all(self, series: SeriesMap) -> BoolArray:
         """The node's value at every bar: a bool array of the series' length."""
+
+    def state(self) -> Condition:
+        """The lasting version of the node: what must keep holding after it fired.
+
+        A node that is not an event (a comparison or a range) is its own state; ``Cross``
+        and the groups override this (module docstring, ``Confirmed``).
+        """
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +181,10 @@ class Cross(Condition):
             out[1:] = (lv[:-1] >= r0) & (lv[1:] < r1)
         return out
 
+    def state(self) -> Condition:
+        """``left > right`` after a cross above, ``left < right`` after a cross below."""
+        return Compare(self.left, ">" if self.above else "<", self.right)
+
     def __str__(self) -> str:
         return f"{self.left} crosses_{'above' if self.above else 'below'} {self.right}"
 
@@ -229,6 +249,10 @@ class And(Condition):
             out = out & child.evaluate_all(series)
         return out
 
+    def state(self) -> Condition:
+        """The same group of the children's states."""
+        return And(tuple(c.state() for c in self.children))
+
     def __str__(self) -> str:
         return "(" + " AND ".join(map(str, self.children)) + ")"
 
@@ -253,6 +277,10 @@ class Or(Condition):
         for child in self.children[1:]:
             out = out | child.evaluate_all(series)
         return out
+
+    def state(self) -> Condition:
+        """The same group of the children's states."""
+        return Or(tuple(c.state() for c in self.children))
 
     def __str__(self) -> str:
         return "(" + " OR ".join(map(str, self.children)) + ")"
@@ -280,5 +308,79 @@ class AtLeast(Condition):
         counts = np.sum([c.evaluate_all(series) for c in self.children], axis=0)
         return np.asarray(counts >= self.count, dtype=np.bool_)
 
+    def state(self) -> Condition:
+        """At least ``count`` of the children's states."""
+        return AtLeast(self.count, tuple(c.state() for c in self.children))
+
     def __str__(self) -> str:
         return f"AT_LEAST {self.count} of (" + ", ".join(map(str, self.children)) + ")"
+
+
+def _length(node: Condition, series: SeriesMap) -> int:
+    keys = sorted(node.series_keys(), key=str)
+    if not keys:
+        raise ValueError(f"{node} reads no series: its bar count is unknown")
+    return len(_array(series, keys[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed(Condition):
+    """``tree`` fired ``bars - 1`` bars ago and its state held on every bar since (module
+    docstring). ``bars`` counts the strategy's closed bars, the signal bar included.
+
+    Raises:
+        ValueError: ``bars`` is not an int >= 1.
+    """
+
+    tree: Condition
+    bars: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bars, bool) or not isinstance(self.bars, int) or self.bars < 1:
+            raise ValueError(f"confirmation bars: found {self.bars!r}; allowed: an integer >= 1")
+
+    def series_keys(self) -> set[SeriesKey]:
+        return self.tree.series_keys()
+
+    def evaluate_at(self, series: SeriesMap, i: int) -> bool:
+        n = _length(self, series)
+        if not 0 <= i < n:
+            raise IndexError(f"bar index {i} outside 0..{n - 1}")
+        start = i - self.bars + 1
+        if start < 0 or not self.tree.evaluate_at(series, start):
+            return False
+        held = self.tree.state()
+        return all(held.evaluate_at(series, j) for j in range(start + 1, i + 1))
+
+    def evaluate_all(self, series: SeriesMap) -> BoolArray:
+        fired = self.tree.evaluate_all(series)
+        n, k = len(fired), self.bars
+        out = np.zeros(n, dtype=np.bool_)
+        if n < k:
+            return out
+        if k == 1:
+            return fired
+        held = self.tree.state().evaluate_all(series)
+        runs = np.concatenate(([0], np.cumsum(held, dtype=np.int64)))
+        # held on every bar start+1 .. i, with start = i - k + 1: k - 1 bars ending at i
+        ends = np.arange(k - 1, n)
+        held_all = runs[ends + 1] - runs[ends + 1 - (k - 1)] == k - 1
+        out[k - 1 :] = fired[: n - k + 1] & held_all
+        return out
+
+    def state(self) -> Condition:
+        """The tree's state: what holds while the confirmed signal lasts."""
+        return self.tree.state()
+
+    def __str__(self) -> str:
+        return f"CONFIRMED {self.bars} bars ({self.tree})"
+
+
+def confirm(tree: Condition, bars: int) -> Condition:
+    """``tree`` confirmed on ``bars`` consecutive closed bars; ``bars == 1`` returns ``tree``.
+
+    Raises:
+        ValueError: ``bars`` is not an int >= 1.
+    """
+    node = Confirmed(tree, bars)
+    return tree if bars == 1 else node

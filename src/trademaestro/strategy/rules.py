@@ -4,7 +4,10 @@ The nodes and their semantics are in :mod:`trademaestro.strategy.nodes` (re-expo
 Form A compiles to ``And``/``Or`` of the conditions (a condition's ``and`` parts are AND-ed with
 it). Form B compiles to ``primary AND required confirmations AND AtLeast(minConfirmations,
 optional confirmations)``. A series on the strategy's own timeframe has ``timeframe=None``; a
-condition on another timeframe reads keys carrying that timeframe.
+condition on another timeframe reads keys carrying that timeframe (evaluate them on
+:class:`~trademaestro.indicators.mtf.MultiTimeframeEngine` values: the last closed bar of that
+timeframe, no look-ahead). ``options.confirmationBars`` N > 1 wraps each entry tree in
+``Confirmed(tree, N)`` (:func:`confirm`); exit conditions are not confirmed.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from trademaestro.strategy.nodes import (
     Compare,
     CompareOp,
     Condition,
+    Confirmed,
     Cross,
     Operand,
     Or,
     Range,
     SeriesMap,
+    confirm,
 )
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "AtLeast",
     "Compare",
     "Condition",
+    "Confirmed",
     "Cross",
     "Or",
     "Range",
@@ -41,6 +47,7 @@ __all__ = [
     "compile_condition",
     "compile_entry",
     "compile_exit",
+    "confirm",
 ]
 
 
@@ -110,12 +117,17 @@ def _check_point(point: float) -> None:
 def compile_entry(spec: StrategySpec, point: float) -> dict[Side, Condition]:
     """Entry condition per direction (``buy``, ``sell`` or both), in price units of ``point``.
 
+    With ``options.confirmationBars`` N > 1 each direction's tree is ``Confirmed(tree, N)``:
+    the signal fires once the tree fired N - 1 bars ago and its state held since (nodes.py).
+
     Raises:
         ValueError: ``point`` is not > 0.
     """
     _check_point(point)
+    options = spec.option_block
+    bars = options.confirmationBars if options is not None else None
     return {
-        side: _compile_rules(rules, spec.timeframe, point)
+        side: confirm(_compile_rules(rules, spec.timeframe, point), bars or 1)
         for side, (rules, _) in spec.rules.entry.sides().items()
     }
 

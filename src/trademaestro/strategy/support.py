@@ -1,10 +1,10 @@
 """What this release parses but does not execute yet: ONE table, shrinking release by release.
 
-Executed in this release: entry Form A (and Form B's ``primary``) on the strategy's own
-timeframe; exit ``stopLoss`` (pips, atr, percentage, fixed), ``takeProfit`` (pips, rr_ratio,
-percentage, fixed), exit ``conditions``, ``closeOnOppositeSignal``; position management:
-``takeProfit`` partial levels, ``trailing``, ``breakEven``, ``smartExit``
-(:mod:`trademaestro.execution.management`); ``riskManagement.lotSize``,
+Executed in this release: entry Form A and Form B on the strategy's timeframe or higher ones
+(multi-timeframe), ``options.confirmationBars``; exit ``stopLoss`` (pips, atr, percentage,
+fixed), ``takeProfit`` (pips, rr_ratio, percentage, fixed), exit ``conditions``,
+``closeOnOppositeSignal``; position management: ``takeProfit`` partial levels, ``trailing``,
+``breakEven``, ``smartExit`` (:mod:`trademaestro.execution.management`); ``riskManagement.lotSize``,
 ``riskManagement.maxPositions``, ``maxDailyLoss``, ``maxDailyLossPercent``,
 ``maxDrawdownPercent`` and every ``dynamicRisk`` key (:mod:`trademaestro.risk`). Everything in
 :data:`UNSUPPORTED` that is present and enabled in a strategy is reported by
@@ -54,12 +54,11 @@ class Unsupported:
 
 
 UNSUPPORTED: tuple[Unsupported, ...] = (
-    Unsupported("entry", "confirmation", _non_empty),
-    Unsupported("options", "confirmationBars", _given),
     Unsupported("options", "intrabar", _enabled),
 )
-#: Conditions on another timeframe than the strategy's (multi-timeframe series) are not executed.
-MULTI_TIMEFRAME_CONDITIONS_SUPPORTED = False
+#: Conditions on a higher timeframe than the strategy's are executed (their series are computed by
+#: :class:`~trademaestro.indicators.mtf.MultiTimeframeEngine`: last closed bar, no look-ahead).
+MULTI_TIMEFRAME_CONDITIONS_SUPPORTED = True
 
 
 def _blocks(spec: StrategySpec) -> list[tuple[str, StrategyModel | None, str]]:
