@@ -256,6 +256,8 @@ class MultiTimeframeEngine:
             bars; a higher timeframe: computed on that timeframe's bars and aligned.
         sources: optional full rates per higher timeframe (``RATES_DTYPE``-like, server time,
             ascending, aligned): that timeframe's bars come from there instead of resampling.
+            Every bar in it must be final: a still-forming bar (MT5's ``copy_rates_from_pos``
+            position 0) would be revealed later with its partial prices, so drop it first.
             Timeframes no key uses are ignored.
 
     Raises:
