@@ -53,13 +53,25 @@ def test_sigterm_stops_cleanly_with_everything_persisted(shared_data: Path, tmp_
 
 
 def test_unsupported_keys_are_warned_at_start_up(
-    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    shared_data: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Whatever the support table lists is warned about at start-up, with its JSON path (the
+    table is patched: every key of the format is executed in this release)."""
+    from trademaestro.strategy import support
+
     doc = json.loads((ROOT / "examples/strategies/xauusd_m15_rsi_reversion.json").read_text())
     doc["rules"]["exit"]["trailing"] = {"enabled": True, "distance": 30, "activation": 20}
     doc["rules"]["filters"] = {"sessionFilter": {"enabled": True, "allowedSessions": ["London"]}}
     path = tmp_path / "s.json"
     path.write_text(json.dumps(doc))
+    patched = (
+        support.Unsupported("exit", "trailing", lambda v: v is not None),
+        support.Unsupported("filters", "sessionFilter", lambda v: v is not None),
+    )
+    monkeypatch.setattr(support, "UNSUPPORTED", patched)
     with caplog.at_level(logging.WARNING):
         run_paper(
             RunSettings(

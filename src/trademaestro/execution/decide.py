@@ -8,8 +8,12 @@ Order of decisions at a closed bar:
 1. exit ``conditions`` hold -> close every open position of the strategy (reason ``rule``);
 2. otherwise, with ``closeOnOppositeSignal``, an entry signal in the other direction closes the
    positions of the opposite side (reason ``signal``);
-3. an entry signal opens a position when fewer than ``max_positions`` remain open; buy and sell
-   signals on the same bar cancel out (no trade, noted).
+3. (the shell runs the position manager on the positions left open, see
+   :mod:`trademaestro.execution.management`)
+4. an entry signal opens a position when fewer than ``max_positions`` remain open and the
+   :class:`EntryGate` (risk state, filters) allows it, sized by
+   :func:`trademaestro.risk.sizing.size_entry`; buy and sell signals on the same bar cancel out
+   (no trade, noted).
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from dataclasses import dataclass, field
 
 from trademaestro.brokers.port import Position
 from trademaestro.core.symbols import SymbolSpec
-from trademaestro.execution.intents import CloseIntent, Intent, OpenIntent, Side
+from trademaestro.execution.intents import CloseIntent, CloseReason, Intent, OpenIntent, Side
 from trademaestro.execution.levels import compute_levels
 from trademaestro.execution.plan import TradePlan
-from trademaestro.risk.sizing import size_volume
+from trademaestro.risk.sizing import size_entry
 
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -75,6 +79,28 @@ class BarInput:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryGate:
+    """What the shell decided about entries before sizing (risk state, filters, sizing inputs).
+
+    Attributes:
+        allowed: False when the risk state or a filter forbids new entries.
+        reason: why not (or the filters' reasons), for the log.
+        multiplier: size multiplier in (0, 1] from the filters and the volatility rule.
+        kelly_percent: risk % from the Kelly sizer, None to use the configured sizing.
+        sizing_atr: ATR(``atr_period``) of the last closed bar for ATR sizing (NaN if unused).
+    """
+
+    allowed: bool = True
+    reason: str = ""
+    multiplier: float = 1.0
+    kelly_percent: float | None = None
+    sizing_atr: float = math.nan
+
+
+OPEN_GATE = EntryGate()
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """Intents to execute in order, and notes on what was decided against and why."""
 
@@ -82,48 +108,43 @@ class Decision:
     notes: tuple[str, ...] = field(default=())
 
 
-def decide(plan: TradePlan, bar: BarInput) -> Decision:
-    """Intents for one closed bar (see the module docstring for the order of decisions)."""
+def decide_exits(plan: TradePlan, bar: BarInput) -> tuple[list[Intent], list[Position]]:
+    """Rule and opposite-signal closes; returns the close intents and the positions left open."""
+    intents: list[Intent] = []
+    if not bar.positions:
+        return intents, []
+    if bar.exit_rule:
+        for pos in bar.positions:
+            intents.append(_close(plan, bar.time, pos, "rule", len(intents)))
+        return intents, []
+    if not plan.close_on_opposite:
+        return intents, list(bar.positions)
+    keep = []
+    for pos in bar.positions:
+        opposite: Side = "sell" if pos.side == "buy" else "buy"
+        if bar.entry.get(opposite, False):
+            intents.append(_close(plan, bar.time, pos, "signal", len(intents)))
+        else:
+            keep.append(pos)
+    return intents, keep
+
+
+def decide_entries(
+    plan: TradePlan, bar: BarInput, open_count: int, gate: EntryGate = OPEN_GATE
+) -> Decision:
+    """Entry intents for the bar's signals, given how many positions remain open."""
     intents: list[Intent] = []
     notes: list[str] = []
-    open_positions = list(bar.positions)
-
-    def close(pos: Position, reason: str) -> None:
-        intents.append(
-            CloseIntent(
-                strategy_id=plan.strategy_id,
-                symbol=plan.symbol,
-                ticket=pos.ticket,
-                side=pos.side,
-                volume=pos.volume,
-                magic=plan.magic,
-                client_id=client_id(plan, bar.time, "c", len(intents)),
-                reason="rule" if reason == "rule" else "signal",
-            )
-        )
-
-    if bar.exit_rule and open_positions:
-        for pos in open_positions:
-            close(pos, "rule")
-        open_positions = []
-    elif plan.close_on_opposite:
-        keep = []
-        for pos in open_positions:
-            opposite: Side = "sell" if pos.side == "buy" else "buy"
-            if bar.entry.get(opposite, False):
-                close(pos, "signal")
-            else:
-                keep.append(pos)
-        open_positions = keep
-
     sides: tuple[Side, Side] = ("buy", "sell")
     wanted = [side for side in sides if bar.entry.get(side, False)]
     if len(wanted) == 2:
-        notes.append("buy and sell signals on the same bar: no entry")
-        wanted = []
+        return Decision((), ("buy and sell signals on the same bar: no entry",))
     for side in wanted:
-        if len(open_positions) >= plan.max_positions:
+        if open_count >= plan.max_positions:
             notes.append(f"{side} signal skipped: maxPositions {plan.max_positions} reached")
+            continue
+        if not gate.allowed:
+            notes.append(f"{side} signal skipped: {gate.reason}")
             continue
         entry = bar.ask if side == "buy" else bar.bid
         levels = compute_levels(
@@ -133,7 +154,15 @@ def decide(plan: TradePlan, bar: BarInput) -> Decision:
             notes.append(f"{side} signal skipped: {'; '.join(levels.notes)}")
             continue
         notes.extend(levels.notes)
-        size = size_volume(plan.sizing, bar.spec, bar.equity, levels.stop_distance)
+        size = size_entry(
+            plan.sizing,
+            bar.spec,
+            bar.equity,
+            levels.stop_distance,
+            atr=gate.sizing_atr,
+            multiplier=gate.multiplier,
+            kelly_percent=gate.kelly_percent,
+        )
         if size.volume <= 0 or not math.isfinite(size.volume):
             notes.append(f"{side} signal skipped: {size.reason}")
             continue
@@ -151,4 +180,25 @@ def decide(plan: TradePlan, bar: BarInput) -> Decision:
                 reason=f"{side} signal; {size.reason}",
             )
         )
+        open_count += 1
     return Decision(tuple(intents), tuple(notes))
+
+
+def decide(plan: TradePlan, bar: BarInput, gate: EntryGate = OPEN_GATE) -> Decision:
+    """Rule/opposite closes then entries for one closed bar (see the module docstring)."""
+    closes, remaining = decide_exits(plan, bar)
+    entries = decide_entries(plan, bar, len(remaining), gate)
+    return Decision((*closes, *entries.intents), entries.notes)
+
+
+def _close(plan: TradePlan, time: int, pos: Position, reason: CloseReason, n: int) -> CloseIntent:
+    return CloseIntent(
+        strategy_id=plan.strategy_id,
+        symbol=plan.symbol,
+        ticket=pos.ticket,
+        side=pos.side,
+        volume=pos.volume,
+        magic=plan.magic,
+        client_id=client_id(plan, time, "c", n),
+        reason=reason,
+    )

@@ -1,10 +1,17 @@
-"""Ending a run: equity samples, the close at the end of the data, deals, the run record, report."""
+"""Per-bar bookkeeping shared by the drivers, and ending a run.
+
+* :class:`EquityTracker` samples (time, balance, equity) after each bar and feeds the account's
+  risk state (day-start equity, the drawdown emergency stop).
+* :func:`finish_session` closes what is left at the end of the data (reason ``end``), records
+  deals and the end of every run, and builds the reports.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from trademaestro.core.servertime import server_day
 from trademaestro.runtime.session import Session
 
 log = logging.getLogger("trademaestro.finish")
@@ -16,22 +23,33 @@ _FLUSH_EVERY = 5_000
 
 class EquityTracker:
     """Samples (time, balance, equity) after each bar: every bar while positions are open, and
-    whenever the balance changed while flat. Samples are written to the recorder in batches."""
+    whenever the balance changed while flat; updates the account risk state (new server day,
+    drawdown) and, on an emergency stop, closes every position of the executor."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._replay = session.emulator.replay
         self._had_positions = False
         self._last_balance = session.settings.balance
+        self._day = -1
+        self.halts = 0
 
     def sample(self, time: int) -> None:
         """Take the sample for the bar that just ended at server time ``time``."""
         replay = self._replay
         has_positions = replay.has_positions
+        day = time // _DAY
+        if not has_positions and not self._had_positions and day == self._day:
+            return
+        balance, equity = replay.balance_equity()
+        # The risk state needs every new server day's first equity, and every equity change
+        # only while a drawdown limit is armed.
+        if day != self._day or (has_positions and self._drawdown_armed()):
+            self._day = day
+            self._risk(time, equity)
         if not has_positions and not self._had_positions:
             return
         self._had_positions = has_positions
-        balance, equity = replay.balance_equity()
         if not has_positions and abs(balance - self._last_balance) < 1e-9:
             return
         self._last_balance = balance
@@ -40,51 +58,78 @@ class EquityTracker:
         if len(buf) >= _FLUSH_EVERY:
             self.flush()
 
+    def _drawdown_armed(self) -> bool:
+        return self.session.risk.drawdown.max_drawdown_percent is not None
+
+    def _risk(self, time: int, equity: float) -> None:
+        for event in self.session.risk.update_equity(time, equity):
+            log.warning("account: %s", event.reason)
+            if event.close_all:
+                self.halts += 1
+                for instance in self.session.instances:
+                    instance.close_all("risk", time)
+                self._had_positions = True
+
     def flush(self) -> None:
-        """Write the buffered samples."""
+        """Write the buffered samples to every run of the session (account equity)."""
         buf = self.session.equity_buffer
         if buf:
-            self.session.recorder.equity(list(buf))
+            points = list(buf)
+            for slot in self.session.slots:
+                slot.recorder.equity(points)
             buf.clear()
 
 
 def finish_session(
     session: Session, tracker: EquityTracker, status: str, error: str | None = None
-) -> dict[str, Any] | None:
-    """Close the run: on ``completed`` close open positions at the last bar's close (reason
-    ``end``); record deals, equity and the run's end; return the report (None without a store).
+) -> list[dict[str, Any]]:
+    """Close the runs: on ``completed`` close open positions at the last bar's close (reason
+    ``end``); record deals, equity and each run's end; return the reports (none without a store).
     """
-    rates = session.rates
     adapter = session.adapter
+    first = min(int(f.rates["time"][0]) for f in session.feeds.values())
+    last = max(int(f.rates["time"][-1]) for f in session.feeds.values())
     if status == "completed":
-        quote = adapter.quote(session.symbol)
-        session.runner.close_all("end", quote.time)
-        tracker.sample(quote.time)
+        for slot in session.slots:
+            quote = adapter.quote(slot.symbol)
+            slot.instance.close_all("end", quote.time)
+        tracker.sample(last)
     account = adapter.account()
     if session.equity_buffer or status == "completed":
-        session.equity_buffer.append((int(rates["time"][-1]), account.balance, account.equity))
+        session.equity_buffer.append((last, account.balance, account.equity))
     tracker.flush()
-    deals = adapter.deals(int(rates["time"][0]) - _DAY, int(rates["time"][-1]) + 2 * _DAY)
-    session.recorder.deals(deals)
-    volume_in: dict[int, float] = {}
-    for deal in deals:
-        pid = int(deal["position_id"])
-        if deal["entry"] == 0:
-            volume_in[pid] = volume_in.get(pid, 0.0) + float(deal["volume"])
-        elif deal["entry"] in (1, 3):
-            volume_in[pid] = volume_in.get(pid, 0.0) - float(deal["volume"])
-            if volume_in[pid] < 1e-9:
-                session.recorder.position_closed(pid, int(deal["time"]))
-    store, run_id = session.store, session.run_id
-    if store is None or run_id is None:
-        return None
-    store.finish_run(
-        run_id,
-        status=status,
-        final_balance=account.balance,
-        final_equity=account.equity,
-        error=error,
-    )
+    deals = adapter.deals(first - _DAY, last + 2 * _DAY)
+    for slot in session.slots:
+        plan = slot.instance.plan
+        mine = [d for d in deals if d["magic"] == plan.magic and d["symbol"] == plan.symbol]
+        slot.recorder.deals(mine)
+        volume: dict[int, float] = {}
+        for deal in mine:
+            pid = int(deal["position_id"])
+            if deal["entry"] == 0:
+                volume[pid] = volume.get(pid, 0.0) + float(deal["volume"])
+            elif deal["entry"] in (1, 3):
+                volume[pid] = volume.get(pid, 0.0) - float(deal["volume"])
+                if volume[pid] < 1e-9:
+                    slot.recorder.position_closed(pid, int(deal["time"]))
+    store = session.store
+    if store is None:
+        return []
     from trademaestro.report.build import build_report
 
-    return build_report(store, run_id)
+    reports = []
+    for slot in session.slots:
+        if slot.run_id is None:
+            continue
+        store.finish_run(
+            slot.run_id,
+            status=status,
+            final_balance=account.balance,
+            final_equity=account.equity,
+            error=error,
+        )
+        reports.append(build_report(store, slot.run_id))
+    return reports
+
+
+__all__ = ["EquityTracker", "finish_session", "server_day"]

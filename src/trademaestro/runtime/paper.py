@@ -2,16 +2,18 @@
 
 Two tasks joined by a bounded queue (DESIGN.md "Data flow"):
 
-* **feed** — moves the emulator's clock: bar ``j``'s first tick, then (once the strategy has acted
-  on the bar that just closed) the rest of bar ``j``. It paces itself at ``speed`` × real time
-  (``speed`` 0: as fast as possible, still yielding to the event loop between bars).
-* **evaluate** — for each closed bar, reads it back *through the adapter*
-  (``copy_rates_from_pos(symbol, timeframe, 1, 1)``), appends it to the series engine, evaluates
-  the rules at that bar and sends any orders through the adapter.
+* **feed** — moves the emulator's clock along the session's timeline: the bars' first ticks,
+  then (once the strategies have acted on the bars that just closed) the rest of the bars. It
+  paces itself at ``speed`` × real time (``speed`` 0: as fast as possible, still yielding to the
+  event loop regularly).
+* **evaluate** — for each closed bar, every instance on that symbol reads it back *through the
+  adapter* (``copy_rates_from_pos(symbol, timeframe, 1, 1)``), appends it to its bar store,
+  evaluates its rules at that bar and sends any orders through the adapter.
 
-The closed-bar queue never drops: it holds one bar and the feed waits for the evaluator
-(back-pressure). SIGINT/SIGTERM stop intake; the bar in progress is finished, everything recorded,
-and the run is marked ``interrupted``. Positions stay open: a stop is not a reason to trade.
+The closed-bar queue never drops: it holds one group and the feed waits for the evaluator
+(back-pressure). SIGINT/SIGTERM stop intake; the bar in progress is finished, everything
+recorded, and the runs are marked ``interrupted``. Positions stay open: a stop is not a reason to
+trade.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import contextlib
 import signal
 import time as _time
 from collections.abc import Callable
+from typing import Any
 
 from trademaestro.core.errors import DataError
-from trademaestro.runtime.backtest import RunResult
-from trademaestro.runtime.finish import EquityTracker, finish_session
+from trademaestro.runtime.backtest import RunResult, result_of
+from trademaestro.runtime.finish import finish_session
+from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
-from trademaestro.runtime.settings import RunSettings
 from trademaestro.runtime.signals import StreamingSignals
+from trademaestro.runtime.settings import RunSettings
 
 ProgressFn = Callable[[int, int], None]
 
@@ -52,12 +56,17 @@ async def paper_session(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
             installed.append(signum)
-    tracker = EquityTracker(session)
+    replayer = Replayer(session)
+    for slot in session.slots:
+        slot.instance.signals = StreamingSignals(
+            slot.instance.store.engine, slot.entry, slot.exit_rule
+        )
     closed: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
     status, error = "failed", None
-    evaluator = asyncio.create_task(_evaluate(session, closed), name="evaluate")
+    reports: list[dict[str, Any]] = []
+    evaluator = asyncio.create_task(_evaluate(session, replayer, closed), name="evaluate")
     try:
-        completed = await _feed(session, closed, tracker, speed, stop, progress, evaluator)
+        completed = await _feed(session, replayer, closed, speed, stop, progress, evaluator)
         status = "completed" if completed else "interrupted"
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -68,61 +77,50 @@ async def paper_session(
             await evaluator
         for signum in installed:
             loop.remove_signal_handler(signum)
-        report = finish_session(session, tracker, status, error)
-        if session.store is not None:
-            session.store.close()
-    runner = session.runner
-    return RunResult(
-        report,
-        session.run_id,
-        len(session.rates),
-        runner.orders_sent,
-        runner.orders_rejected,
-        status,
-        runner.first_rejection,
-    )
+        try:
+            reports = finish_session(session, replayer.tracker, status, error)
+        finally:
+            if session.store is not None:
+                session.store.close()
+    return result_of(session, reports, len(replayer), status, replayer.tracker.halts)
 
 
 async def _feed(
     session: Session,
+    replayer: Replayer,
     closed: asyncio.Queue[int],
-    tracker: EquityTracker,
     speed: float,
     stop: asyncio.Event,
     progress: ProgressFn | None,
     evaluator: asyncio.Task[None],
 ) -> bool:
-    """Replay every bar; returns True when the data ran out, False when stopped."""
-    emu, symbol = session.emulator, session.symbol
-    times = session.rates["time"].tolist()
+    """Replay every group of bars; returns True when the data ran out, False when stopped."""
+    times = replayer.times
     n = len(times)
-    bar_seconds = session.timeframe.seconds / speed if speed > 0 else 0.0
     started = _time.monotonic()
-    for j in range(n):
+    for g in range(n):
         if stop.is_set():
             return False
-        if bar_seconds > 0:
-            delay = started + j * bar_seconds - _time.monotonic()
+        if speed > 0:
+            delay = started + (times[g] - times[0]) / speed - _time.monotonic()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
                     return False
-        emu.replay.open_bar(symbol, j)
-        if j > 0:
-            await closed.put(j - 1)
-            await _join(closed, evaluator)
-        emu.replay.run_bar(symbol, j)
-        tracker.sample(times[j])
-        if progress is not None and (j % 500 == 0 or j == n - 1):
-            progress(j + 1, n)
-        if bar_seconds == 0 and j % 256 == 0:
+        replayer.open_group(g)
+        await closed.put(g)
+        await _join(closed, evaluator)
+        replayer.close_group(g)
+        if progress is not None and (g % 500 == 0 or g == n - 1):
+            progress(g + 1, n)
+        if speed == 0 and g % 256 == 0:
             await asyncio.sleep(0)
     return True
 
 
 async def _join(closed: asyncio.Queue[int], evaluator: asyncio.Task[None]) -> None:
-    """Wait until the evaluator has handled the queued bar; surface its failure if it died."""
+    """Wait until the evaluator has handled the queued group; surface its failure if it died."""
     joiner = asyncio.ensure_future(closed.join())
     done, _ = await asyncio.wait({joiner, evaluator}, return_when=asyncio.FIRST_COMPLETED)
     if evaluator in done:
@@ -131,25 +129,29 @@ async def _join(closed: asyncio.Queue[int], evaluator: asyncio.Task[None]) -> No
         raise RuntimeError("the evaluate task ended unexpectedly")
 
 
-async def _evaluate(session: Session, closed: asyncio.Queue[int]) -> None:
-    """Consume closed bars: read each back through the adapter, extend the series, act."""
-    signals = StreamingSignals(session.engine, session.entry, session.exit_rule)
-    engine, adapter, runner = session.engine, session.adapter, session.runner
-    expected_times = session.rates["time"]
+async def _evaluate(session: Session, replayer: Replayer, closed: asyncio.Queue[int]) -> None:
+    """Consume closed bars: each instance reads its bar back through the adapter, extends its
+    bar store, and acts."""
+    adapter = session.adapter
     while True:
-        i = await closed.get()
+        g = await closed.get()
         try:
-            bar = adapter.closed_bars(session.symbol, session.timeframe, 1)
-            if len(bar) != 1 or int(bar["time"][0]) != int(expected_times[i]):
-                raise DataError(
-                    session.settings.data,
-                    None,
-                    f"the broker's last closed bar is not bar {i} "
-                    f"(expected time {int(expected_times[i])})",
-                )
-            engine.extend(bar)
-            if len(engine) != i + 1:
-                raise DataError(session.settings.data, None, f"bar {i} fed out of order")
-            runner.on_bar(signals, i)
+            for slot, i in replayer.due(g):
+                instance = slot.instance
+                store = instance.store
+                tf = slot.strategy.spec.timeframe
+                bar = adapter.closed_bars(slot.symbol, tf, 1)
+                expected = int(slot.feed.rates["time"][i])
+                if len(bar) != 1 or int(bar["time"][0]) != expected:
+                    raise DataError(
+                        str(slot.feed.path),
+                        None,
+                        f"the broker's last closed {slot.symbol} bar is not bar {i} "
+                        f"(expected time {expected})",
+                    )
+                store.extend(bar)
+                if len(store) != i + 1:
+                    raise DataError(str(slot.feed.path), None, f"bar {i} fed out of order")
+                instance.on_bar(i)
         finally:
             closed.task_done()

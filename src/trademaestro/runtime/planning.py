@@ -11,7 +11,8 @@ import re
 import zlib
 
 from trademaestro.execution.decide import base36
-from trademaestro.execution.plan import SizingRule, StopRule, TargetRule, TradePlan
+from trademaestro.execution.plan import StopRule, TargetRule, TradePlan
+from trademaestro.risk.config import sizing_rule_of
 from trademaestro.indicators.keys import SeriesKey
 from trademaestro.strategy.loader import LoadedStrategy
 
@@ -37,10 +38,18 @@ def build_plan(
     """The trading plan of a strategy for one symbol, and the ATR series its stop needs (if any).
 
     ``maxPositions`` defaults to 1: one position per strategy and symbol unless the strategy asks
-    for more.
+    for more. With ``useATRSizing`` and no ``stopLoss`` the stop is ``atrMultiplier`` × ATR
+    (``atrPeriod``); with both, the risk is measured over the wider of the two
+    (:func:`trademaestro.risk.sizing.size_entry`). ``options.magicNumber`` overrides the magic.
+
+    Raises:
+        StrategyError: contradictory sizing settings (JSON path named).
     """
     spec = loaded.spec
     strategy_id = strategy_id_of(loaded)
+    options = spec.option_block
+    if magic is None and options is not None and options.magicNumber is not None:
+        magic = int(options.magicNumber)
     magic = magic_of(strategy_id) if magic is None else magic
     exit_spec = spec.rules.exit
     stop: StopRule | None = None
@@ -62,12 +71,11 @@ def build_plan(
                 target = TargetRule(tp.type, float(tp.value or 0.0))
     risk = spec.risk_management
     dyn = spec.dynamic_risk
-    sizing = SizingRule(
-        lot_size=float(risk.lotSize) if risk is not None and risk.lotSize else None,
-        risk_percentage=float(dyn.riskPercentage)
-        if dyn is not None and dyn.riskPercentage
-        else None,
-    )
+    _, dyn_path = spec.placed("dynamicRisk")
+    sizing = sizing_rule_of(risk, dyn, path=dyn_path or "rules.dynamicRisk")
+    if stop is None and dyn is not None and dyn.useATRSizing and dyn.atrMultiplier:
+        stop = StopRule("atr", float(dyn.atrMultiplier), int(dyn.atrPeriod))
+        atr_key = SeriesKey("atr", (int(dyn.atrPeriod),))
     max_positions = int(risk.maxPositions) if risk is not None and risk.maxPositions else 1
     plan = TradePlan(
         strategy_id=strategy_id,

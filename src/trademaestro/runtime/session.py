@@ -1,8 +1,10 @@
-"""Wiring one run: strategy, data, emulator, adapter, plan, runner, store.
+"""Wiring one run: strategies, data, emulator, adapter, instances, risk, store.
 
 Everything a driver (backtest loop or paper runtime) needs is built here, in one order, so that
 both drivers start from identical state. Errors in the inputs surface before anything is written
-to the database: a run record exists only for a run that actually starts.
+to the database: run records exist only for a run that actually starts. A strategy with
+``symbols: [...]`` runs one instance per symbol; several strategies run side by side, each with
+its own magic number (two strategies with one magic number are refused).
 """
 
 from __future__ import annotations
@@ -10,24 +12,31 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
 
 from trademaestro.brokers.emulator import EmulatorConfig, MT5Emulator, load_symbol_specs
 from trademaestro.brokers.mt5.adapter import MT5Adapter
-from trademaestro.core.errors import ConfigError, DataError, SymbolError
-from trademaestro.core.symbols import SymbolSpec
-from trademaestro.core.timeframes import Timeframe
-from trademaestro.data import LoadedBars, load_bars, resolve_data_path
+from trademaestro.core.errors import ConfigError, StrategyError, SymbolError
+from trademaestro.core.servertime import ServerTimeZone
 from trademaestro.execution.intents import Side
-from trademaestro.execution.plan import TradePlan
+from trademaestro.execution.management_rules import ManagementRules
+from trademaestro.filters.chain import FilterChain
+from trademaestro.filters.correlation import RatesBarSource
+from trademaestro.filters.news import CsvNewsCalendar
 from trademaestro.indicators.keys import SeriesKey
-from trademaestro.indicators.registry import SeriesEngine
 from trademaestro.persistence.store import Store
+from trademaestro.risk.account import AccountRiskState
+from trademaestro.risk.config import risk_limits_of
+from trademaestro.runtime.barstore import BarStore
+from trademaestro.runtime.feeds import (
+    SymbolFeed,
+    Timeline,
+    load_feeds,
+    merge_timeline,
+    parse_data_specs,
+)
+from trademaestro.runtime.instance import StrategyInstance, needed_keys
 from trademaestro.runtime.planning import build_plan
 from trademaestro.runtime.recording import NullRecorder, Recorder, StoreRecorder
-from trademaestro.runtime.runner import StrategyRunner
 from trademaestro.runtime.settings import Mode, RunSettings
 from trademaestro.strategy.loader import LoadedStrategy, load_strategy
 from trademaestro.strategy.rules import Condition, compile_entry, compile_exit
@@ -36,56 +45,86 @@ log = logging.getLogger("trademaestro.session")
 
 
 @dataclass
+class Slot:
+    """One strategy instance and what its driver needs beside it."""
+
+    instance: StrategyInstance
+    strategy: LoadedStrategy
+    source: str
+    entry: dict[Side, Condition]
+    exit_rule: Condition | None
+    feed: SymbolFeed
+    recorder: Recorder
+    run_id: int | None = None
+    any_signal: list[bool] = field(default_factory=list)
+
+    @property
+    def symbol(self) -> str:
+        """The instance's symbol."""
+        return self.instance.plan.symbol
+
+
+@dataclass
 class Session:
-    """A wired run. ``engine`` holds the strategy's series; ``runner`` acts on signals."""
+    """A wired run."""
 
     settings: RunSettings
     mode: Mode
-    strategy: LoadedStrategy
-    bars: LoadedBars
-    symbol: str
-    timeframe: Timeframe
     emulator: MT5Emulator
     adapter: MT5Adapter
-    spec: SymbolSpec
-    plan: TradePlan
-    entry: dict[Side, Condition]
-    exit_rule: Condition | None
-    engine: SeriesEngine
-    runner: StrategyRunner
-    recorder: Recorder
+    feeds: dict[str, SymbolFeed]
+    timeline: Timeline
+    slots: list[Slot]
+    risk: AccountRiskState
     store: Store | None = None
-    run_id: int | None = None
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
 
     @property
-    def rates(self) -> np.ndarray:
-        """The replayed bars."""
-        return self.bars.rates
+    def instances(self) -> list[StrategyInstance]:
+        """Every strategy instance of the run."""
+        return [slot.instance for slot in self.slots]
+
+    @property
+    def run_ids(self) -> list[int]:
+        """The run records (one per instance)."""
+        return [slot.run_id for slot in self.slots if slot.run_id is not None]
 
 
 def open_session(settings: RunSettings, mode: Mode) -> Session:
-    """Load and validate every input, wire the emulator, adapter and runner, start a run record.
+    """Load and validate every input, wire the emulator, adapter and instances, start the runs.
 
     Raises:
         StrategyError, DataError, ConfigError, SymbolError: bad input, before anything is written.
     """
-    strategy = load_strategy(settings.strategy)
-    spec_doc = strategy.spec
-    symbols = spec_doc.symbol_list
-    symbol = settings.symbol or spec_doc.symbol or (symbols[0] if symbols else None)
-    if not symbol:
-        raise ConfigError(f"{settings.strategy}: the strategy names no symbol; pass --symbol")
-    timeframe = spec_doc.timeframe
-    data_path = resolve_data_path(settings.data)
-    bars = load_bars(data_path, skip_bad_rows=settings.skip_bad_rows)
-    if len(bars.rates) < 2:
-        raise DataError(str(data_path), None, f"{len(bars.rates)} bars; at least 2 are needed")
-    if bars.timeframe is not None and bars.timeframe != timeframe:
-        raise ConfigError(
-            f"{data_path}: the data holds {bars.timeframe.name} bars but the strategy trades "
-            f"{timeframe.name}; give {timeframe.name} data"
-        )
+    loaded: list[tuple[str, LoadedStrategy]] = [
+        (path, load_strategy(path)) for path in settings.strategy_paths
+    ]
+    wanted: list[tuple[str, LoadedStrategy, str]] = []
+    for path, strategy in loaded:
+        symbols = strategy.spec.symbol_list
+        if settings.symbol:
+            if len(symbols) > 1:
+                raise ConfigError(
+                    f"{path}: --symbol {settings.symbol} given for a strategy with several "
+                    f"symbols ({', '.join(symbols)}); allowed: --symbol only for one-symbol strategies"
+                )
+            symbols = [settings.symbol]
+        if not symbols:
+            raise ConfigError(f"{path}: the strategy names no symbol; pass --symbol")
+        wanted.extend((path, strategy, sym) for sym in symbols)
+
+    feeds = load_feeds(
+        parse_data_specs(settings.data_specs, [w[2] for w in wanted]),
+        skip_bad_rows=settings.skip_bad_rows,
+    )
+    for path, strategy, sym in wanted:
+        tf = strategy.spec.timeframe
+        data_tf = feeds[sym].bars.timeframe
+        if data_tf is not None and data_tf != tf:
+            raise ConfigError(
+                f"{feeds[sym].path}: the data holds {data_tf.name} bars but {path} trades "
+                f"{sym} on {tf.name}; give {tf.name} data for {sym}"
+            )
 
     config = EmulatorConfig(
         balance=settings.balance,
@@ -95,84 +134,147 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
     )
     if settings.symbols_file is not None:
         config.symbols = load_symbol_specs(settings.symbols_file)
-    if symbol not in config.symbols:
-        raise SymbolError(
-            f"no specification for symbol {symbol!r}; known: "
-            f"{', '.join(sorted(config.symbols))} (add it with --symbols FILE)"
-        )
+    for sym in feeds:
+        if sym not in config.symbols:
+            raise SymbolError(
+                f"no specification for symbol {sym!r}; known: "
+                f"{', '.join(sorted(config.symbols))} (add it with --symbols FILE)"
+            )
     emulator = MT5Emulator(config)
-    emulator.replay.load_rates(symbol, timeframe, bars.rates, has_spread=bars.has_spread)
+    for sym, feed in feeds.items():
+        emulator.replay.load_rates(
+            sym,
+            feed.bars.timeframe or _tf_of(wanted, sym),
+            feed.rates,
+            has_spread=feed.bars.has_spread,
+        )
     adapter = MT5Adapter(emulator)
     adapter.connect()
-    emulator.replay.open_bar(symbol, 0)
-    spec = adapter.symbol_spec(symbol)
+    timeline = merge_timeline(feeds)
+    for sym in sorted(feeds, key=lambda s: int(feeds[s].rates["time"][0])):
+        emulator.replay.open_bar(sym, 0)
 
-    entry = compile_entry(spec_doc, spec.point)
-    exit_rule = compile_exit(spec_doc, spec.point)
-    plan, atr_key = build_plan(strategy, symbol)
-    keys: set[SeriesKey] = set()
-    for cond in entry.values():
-        keys |= cond.series_keys()
-    if exit_rule is not None:
-        keys |= exit_rule.series_keys()
-    if atr_key is not None:
-        keys.add(atr_key)
-    engine = SeriesEngine(sorted(keys, key=str))
-
-    for warning in strategy.warnings:
-        log.warning("%s: %s", settings.strategy, warning)
-    if strategy.unsupported:
-        log.warning(
-            "%s: not yet supported, ignored: %s",
-            settings.strategy,
-            ", ".join(strategy.unsupported),
-        )
-
-    store: Store | None = None
-    run_id: int | None = None
-    recorder: Recorder = NullRecorder()
-    if settings.record:
-        store = Store(settings.db_path or Store.default_path())
-        rates = bars.rates
-        run_id = store.begin_run(
-            mode=mode,
-            strategy_id=plan.strategy_id,
-            strategy_name=spec_doc.strategyName or plan.strategy_id,
-            strategy_json=json.dumps(spec_doc.model_dump(mode="json"), sort_keys=True),
-            symbol=symbol,
-            timeframe=timeframe.name,
-            data_path=str(data_path),
-            bars=len(rates),
-            data_from=int(rates["time"][0]),
-            data_to=int(rates["time"][-1]),
-            initial_balance=settings.balance,
-            currency=adapter.account().currency,
-            options=_options(settings),
-        )
-        recorder = StoreRecorder(store, run_id)
-    runner = StrategyRunner(plan, adapter, recorder, atr_key)
-    return Session(
-        settings=settings,
-        mode=mode,
-        strategy=strategy,
-        bars=bars,
-        symbol=symbol,
-        timeframe=timeframe,
-        emulator=emulator,
-        adapter=adapter,
-        spec=spec,
-        plan=plan,
-        entry=entry,
-        exit_rule=exit_rule,
-        engine=engine,
-        runner=runner,
-        recorder=recorder,
-        store=store,
-        run_id=run_id,
+    server_tz = ServerTimeZone.parse(settings.server_utc_offset)
+    news = CsvNewsCalendar(settings.news_file) if settings.news_file is not None else None
+    tf_seconds = (
+        min(feed.bars.timeframe.seconds for feed in feeds.values() if feed.bars.timeframe)
+        if any(f.bars.timeframe for f in feeds.values())
+        else 60
     )
+    bar_source = RatesBarSource({s: f.rates for s, f in feeds.items()}, tf_seconds)
+    risk = AccountRiskState()
+
+    def open_symbols() -> frozenset[str]:
+        return frozenset(p.symbol for p in adapter.positions())
+
+    slots: list[Slot] = []
+    magics: dict[int, str] = {}
+    multi = {path: len({w[2] for w in wanted if w[0] == path}) > 1 for path, _ in loaded}
+    for path, strategy, sym in wanted:
+        spec_doc = strategy.spec
+        spec = adapter.symbol_spec(sym)
+        plan, stop_atr = build_plan(strategy, sym)
+        owner = magics.setdefault(plan.magic, path)
+        if owner != path:
+            raise ConfigError(
+                f"{path}: magic number {plan.magic} is already used by {owner}; allowed: one "
+                "magic number per strategy (set options.magicNumber or a distinct strategyId)"
+            )
+        exit_spec = spec_doc.rules.exit
+        management = ManagementRules.from_exit(
+            exit_spec,
+            atr_period=plan.stop.period
+            if plan.stop is not None and plan.stop.kind == "atr"
+            else None,
+            path=f"{spec_doc.key_of('rules')}.exit",
+        )
+        filters = FilterChain.from_strategy(
+            spec_doc, server_tz=server_tz, news=news, bars=bar_source
+        )
+        entry = compile_entry(spec_doc, spec.point)
+        exit_rule = compile_exit(spec_doc, spec.point)
+        keys: set[SeriesKey] = needed_keys(plan, management, filters, stop_atr)
+        for cond in entry.values():
+            keys |= cond.series_keys()
+        if exit_rule is not None:
+            keys |= exit_rule.series_keys()
+        dyn = spec_doc.dynamic_risk
+        volatility = (
+            (int(dyn.atrPeriod), int(dyn.volatilityLookback))
+            if dyn is not None and plan.sizing.volatility_threshold is not None
+            else None
+        )
+        try:
+            store = BarStore(
+                spec_doc.timeframe,
+                sorted(keys, key=str),
+                point=spec.point,
+                spread_override=settings.spread_points,
+                default_spread=spec.spread,
+                has_spread=feeds[sym].bars.has_spread,
+                volatility=volatility,
+            )
+        except ValueError as exc:
+            raise StrategyError(
+                "rules", str(exc), "series the engine can compute", source=path
+            ) from exc
+        key = f"{plan.strategy_id}@{sym}" if multi[path] else plan.strategy_id
+        risk.add_strategy(key, risk_limits_of(spec_doc.risk_management))
+        instance = StrategyInstance(
+            plan=plan,
+            store=store,
+            management=management,
+            filters=filters,
+            risk=risk,
+            adapter=adapter,
+            recorder=NullRecorder(),
+            stop_atr=stop_atr,
+            open_symbols=open_symbols,
+            key=key,
+        )
+        for warning in strategy.warnings:
+            log.warning("%s: %s", path, warning)
+        if strategy.unsupported:
+            log.warning("%s: not yet supported, ignored: %s", path, ", ".join(strategy.unsupported))
+        slots.append(
+            Slot(instance, strategy, path, entry, exit_rule, feeds[sym], instance.recorder)
+        )
+
+    store_db: Store | None = None
+    if settings.record:
+        store_db = Store(settings.db_path or Store.default_path())
+        currency = adapter.account().currency
+        for slot in slots:
+            rates = slot.feed.rates
+            plan = slot.instance.plan
+            slot.run_id = store_db.begin_run(
+                mode=mode,
+                strategy_id=plan.strategy_id,
+                strategy_name=slot.strategy.spec.strategyName or plan.strategy_id,
+                strategy_json=json.dumps(
+                    slot.strategy.spec.model_dump(mode="json"), sort_keys=True
+                ),
+                symbol=slot.symbol,
+                timeframe=slot.strategy.spec.timeframe.name,
+                data_path=str(slot.feed.path),
+                bars=len(rates),
+                data_from=int(rates["time"][0]),
+                data_to=int(rates["time"][-1]),
+                initial_balance=settings.balance,
+                currency=currency,
+                options=_options(settings, slot.instance.plan.magic),
+            )
+            recorder = StoreRecorder(store_db, slot.run_id)
+            slot.recorder = recorder
+            slot.instance.recorder = recorder
+    return Session(settings, mode, emulator, adapter, feeds, timeline, slots, risk, store_db)
 
 
-def _options(settings: RunSettings) -> dict[str, Any]:
+def _tf_of(wanted: list[tuple[str, LoadedStrategy, str]], symbol: str):  # type: ignore[no-untyped-def]
+    return next(s.spec.timeframe for _, s, sym in wanted if sym == symbol)
+
+
+def _options(settings: RunSettings, magic: int) -> dict[str, object]:
     return {
         "balance": settings.balance,
         "spread_points": settings.spread_points,
@@ -180,4 +282,7 @@ def _options(settings: RunSettings) -> dict[str, Any]:
         "speed": settings.speed,
         "swaps": settings.swaps,
         "skip_bad_rows": settings.skip_bad_rows,
+        "magic": magic,
+        "strategies": list(settings.strategy_paths),
+        "data": list(settings.data_specs),
     }

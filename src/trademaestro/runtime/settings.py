@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,9 +15,11 @@ class RunSettings:
     """Options common to ``backtest`` and ``run``.
 
     Attributes:
-        strategy: path of the strategy JSON (web platform format).
-        data: bar file path, or ``sample:EURUSD_H1`` for the sample shipped with backtesting.py.
-        symbol: broker symbol; None takes the strategy's.
+        strategy: one strategy JSON path (web platform format) or several; each runs one instance
+            per symbol (``symbols: [...]``), with its own magic number and statistics.
+        data: bar files: ``FILE`` (for the one symbol that needs data), ``SYMBOL=FILE``, or
+            ``sample:EURUSD_H1`` (the sample shipped with backtesting.py); one per symbol.
+        symbol: broker symbol for a single-symbol strategy; None takes the strategy's.
         balance: initial balance, account currency.
         spread_points: fixed spread in points replacing the data's spread; None keeps the data's
             (or the symbol's typical spread when the data has none).
@@ -28,10 +31,13 @@ class RunSettings:
         symbols_file: JSON file overriding/adding emulator symbol specifications.
         skip_bad_rows: skip (and count) malformed data rows instead of failing.
         swaps: charge swaps at server-day rollovers.
+        news_file: economic-calendar CSV for the news filter (``time,currency,impact,title``).
+        server_utc_offset: broker server time zone as a fixed UTC offset in hours; None = the
+            common MT5 convention (UTC+2, UTC+3 while US daylight saving time is in effect).
     """
 
-    strategy: str
-    data: str
+    strategy: str | Sequence[str]
+    data: str | Sequence[str]
     symbol: str | None = None
     balance: float = 10_000.0
     spread_points: int | None = None
@@ -43,3 +49,15 @@ class RunSettings:
     symbols_file: Path | None = None
     skip_bad_rows: bool = False
     swaps: bool = True
+    news_file: Path | None = None
+    server_utc_offset: float | None = None
+
+    @property
+    def strategy_paths(self) -> tuple[str, ...]:
+        """The strategy files, as a tuple."""
+        return (self.strategy,) if isinstance(self.strategy, str) else tuple(self.strategy)
+
+    @property
+    def data_specs(self) -> tuple[str, ...]:
+        """The data specs, as a tuple."""
+        return (self.data,) if isinstance(self.data, str) else tuple(self.data)

@@ -4,7 +4,7 @@
 * :class:`StreamingSignals` evaluates them at one bar over the series computed so far (the paper
   and live runtime, which sees bars one at a time).
 
-Both read series values from a :class:`~trademaestro.indicators.registry.SeriesEngine`; because
+Both read series values from a series engine (:class:`SeriesSource`); because
 the engine computes streaming and batch values with one code path, both give identical signals.
 """
 
@@ -18,8 +18,16 @@ import numpy as np
 
 from trademaestro.execution.intents import Side
 from trademaestro.indicators.keys import SeriesKey
-from trademaestro.indicators.registry import SeriesEngine
 from trademaestro.strategy.rules import Condition
+
+
+class SeriesSource(Protocol):
+    """What the signal sources read: a series engine (single- or multi-timeframe)."""
+
+    @property
+    def keys(self) -> tuple[SeriesKey, ...]: ...
+    def values(self, key: SeriesKey) -> np.ndarray: ...
+    def __len__(self) -> int: ...
 
 
 class SignalSource(Protocol):
@@ -36,7 +44,7 @@ class VectorSignals:
 
     def __init__(
         self,
-        engine: SeriesEngine,
+        engine: SeriesSource,
         entry: Mapping[Side, Condition],
         exit_rule: Condition | None,
     ) -> None:
@@ -66,7 +74,7 @@ class StreamingSignals:
 
     def __init__(
         self,
-        engine: SeriesEngine,
+        engine: SeriesSource,
         entry: Mapping[Side, Condition],
         exit_rule: Condition | None,
     ) -> None:

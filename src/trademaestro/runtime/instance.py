@@ -1,0 +1,347 @@
+"""One strategy on one symbol: signals -> decision core -> broker, shared by every driver.
+
+Both the backtest loop and the paper/live runtime call :meth:`StrategyInstance.on_bar` at each
+closed bar while the broker's quote is the first tick after that bar; that shared path is what
+makes ``backtest`` and ``run --speed 0`` trade identically.
+
+At a closed bar, in order:
+1. the instance's positions are read from the broker; positions that closed or shrank since the
+   last look (SL, TP, stop-out, partial closes) are settled from their deals;
+2. the daily-loss guard is updated (realized today + floating);
+3. exit conditions / opposite signals close positions (:func:`decide_exits`);
+4. the position manager handles the rest (time exits, targets, partial take-profits, break-even,
+   trailing) unless the account is halted;
+5. entry signals pass the gate — risk state, then the filter chain (session, spread,
+   volatility, correlation, news, cooldown), then the volatility and Kelly sizing inputs — and
+   are sized and sent (:func:`decide_entries`).
+Every decision against a trade is logged with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+from trademaestro.brokers.mt5.adapter import MT5Adapter
+from trademaestro.brokers.port import Position, Quote
+from trademaestro.execution.decide import (
+    OPEN_GATE,
+    BarInput,
+    EntryGate,
+    client_id,
+    decide_entries,
+    decide_exits,
+)
+from trademaestro.execution.intents import CloseIntent, Intent, OpenIntent, Side
+from trademaestro.execution.management import PositionMemo, manage
+from trademaestro.execution.management_rules import ManagementRules
+from trademaestro.execution.plan import TradePlan
+from trademaestro.filters.base import EntryContext
+from trademaestro.filters.chain import FilterChain
+from trademaestro.indicators.keys import SeriesKey
+from trademaestro.risk.account import AccountRiskState
+from trademaestro.risk.kelly import KellyStats, kelly_risk_percent
+from trademaestro.risk.volatility import rule_multiplier
+from trademaestro.runtime.accounting import Books
+from trademaestro.runtime.barstore import BarStore
+from trademaestro.runtime.recording import Recorder
+from trademaestro.runtime.signals import SignalSource
+
+log = logging.getLogger("trademaestro.instance")
+
+
+def needed_keys(
+    plan: TradePlan,
+    management: ManagementRules,
+    filters: FilterChain,
+    stop_atr: SeriesKey | None,
+) -> set[SeriesKey]:
+    """The series an instance needs besides its rules' (ATRs of stops, filters, manager, sizing)."""
+    keys = {SeriesKey("atr", (p,)) for p in filters.atr_periods()}
+    if stop_atr is not None:
+        keys.add(stop_atr)
+    if management.active:
+        keys.add(SeriesKey("atr", (management.atr_period,)))
+    if plan.sizing.atr_multiplier is not None:
+        keys.add(SeriesKey("atr", (plan.sizing.atr_period,)))
+    return keys
+
+
+class StrategyInstance:
+    """Acts on one strategy's signals for one symbol through the broker adapter.
+
+    Args:
+        plan: the trading plan (exits, sizing, limits, magic number).
+        store: the instance's closed bars and series.
+        management: position-management rules.
+        filters: the entry filter chain.
+        risk: the account's risk state (shared by all instances of a run); the instance's
+            daily-loss guard is registered under ``key``.
+        adapter: the broker.
+        recorder: where orders are recorded.
+        stop_atr: the ATR series an ``atr`` stop needs, if any.
+        open_symbols: returns the symbols in which the account holds positions (correlation).
+        key: the instance's id: the strategy id, ``<strategy id>@<symbol>`` when the strategy
+            runs on several symbols.
+    """
+
+    def __init__(
+        self,
+        *,
+        plan: TradePlan,
+        store: BarStore,
+        management: ManagementRules,
+        filters: FilterChain,
+        risk: AccountRiskState,
+        adapter: MT5Adapter,
+        recorder: Recorder,
+        stop_atr: SeriesKey | None,
+        open_symbols: Callable[[], frozenset[str]],
+        key: str,
+    ) -> None:
+        self.key = key
+        self.plan = plan
+        self.store = store
+        self.management = management
+        self.filters = filters
+        self.risk = risk
+        self.adapter = adapter
+        self.recorder = recorder
+        self.stop_atr = stop_atr
+        self.open_symbols = open_symbols
+        self.books = Books()
+        self.signals: SignalSource | None = None
+        self.maybe_open = False
+        # Position management acts on every closed bar while positions are open; without it
+        # the instance only needs to act on bars with a signal (closes are settled then).
+        self.every_bar = management.active
+        self.orders_sent = 0
+        self.orders_rejected = 0
+        self.first_rejection: str | None = None
+        self._mgmt_atr = SeriesKey("atr", (management.atr_period,))
+        self._filter_atr = {p: SeriesKey("atr", (p,)) for p in filters.atr_periods()}
+        sizing = plan.sizing
+        self._sizing_atr = (
+            SeriesKey("atr", (sizing.atr_period,)) if sizing.atr_multiplier is not None else None
+        )
+
+    # -- the bar -----------------------------------------------------------------------------
+    def on_bar(self, i: int) -> None:
+        """Decide and act at closed bar ``i`` (the broker's quote is the next bar's first tick)."""
+        signals = self.signals
+        assert signals is not None, "the driver sets the signal source"
+        entry = signals.entry_at(i)
+        exit_rule = signals.exit_at(i)
+        wants_entry = entry.get("buy", False) or entry.get("sell", False)
+        if not (exit_rule or wants_entry or (self.maybe_open and self.every_bar)):
+            return
+        plan = self.plan
+        adapter = self.adapter
+        positions = adapter.positions(symbol=plan.symbol, magic=plan.magic)
+        if self.books.volumes:
+            self._settle(positions)
+        self.maybe_open = bool(positions)
+        if not positions and not wants_entry:
+            return
+        quote = adapter.quote(plan.symbol)
+        account = adapter.account()
+        spec = adapter.symbol_spec(plan.symbol)
+        if spec.currency_profit != account.currency:
+            # The tick value of a symbol quoted in another currency moves with the rate.
+            spec = adapter.symbol_spec(plan.symbol, refresh=True)
+        floating = sum(p.profit + p.swap for p in positions)
+        for event in self.risk.update_strategy(
+            self.key, quote.time, self.books.realized(quote.time), floating
+        ):
+            log.warning("%s: %s", plan.strategy_id, event.reason)
+        stop_atr = self.store.value(self.stop_atr, i) if self.stop_atr is not None else math.nan
+        bar = BarInput(
+            time=quote.time,
+            bid=quote.bid,
+            ask=quote.ask,
+            entry=entry,
+            exit_rule=exit_rule,
+            atr=stop_atr,
+            positions=positions,
+            equity=account.equity,
+            spec=spec,
+        )
+        closes, remaining = decide_exits(plan, bar)
+        for intent in closes:
+            self.execute(intent, quote)
+        open_count = len(remaining)
+        if remaining and self.management.active and self.risk.can_manage(self.key):
+            open_count -= self._manage(i, remaining, quote)
+        if wants_entry:
+            gate = (
+                self._gate(i, entry, quote, bar) if open_count < plan.max_positions else OPEN_GATE
+            )
+            decision = decide_entries(plan, bar, open_count, gate)
+            for note in decision.notes:
+                log.info("%s %s: %s", plan.strategy_id, plan.symbol, note)
+            for intent in decision.intents:
+                self.execute(intent, quote, i)
+
+    def _manage(self, i: int, positions: list[Position], quote: Quote) -> int:
+        """Run the position manager; returns how many positions it closed entirely."""
+        bar = self.store.closed_bar(i)
+        atr = self.store.value(self._mgmt_atr, i)
+        spec = self.adapter.symbol_spec(self.plan.symbol)
+        closed = 0
+        for pos in positions:
+            memo = self.books.memos.get(pos.ticket)
+            if memo is None:
+                memo = PositionMemo.from_position(pos, math.nan)
+                self.books.memos[pos.ticket] = memo
+                self.books.volumes.setdefault(pos.ticket, pos.volume)
+            decision = manage(
+                self.management,
+                self.plan,
+                pos,
+                memo,
+                bar,
+                now=quote.time,
+                bid=quote.bid,
+                ask=quote.ask,
+                atr=atr,
+                spec=spec,
+            )
+            for note in decision.notes:
+                log.info("%s %s #%d: %s", self.plan.strategy_id, pos.symbol, pos.ticket, note)
+            for intent in decision.intents:
+                ok = self.execute(intent, quote)
+                if ok and isinstance(intent, CloseIntent) and intent.volume >= pos.volume - 1e-9:
+                    closed += 1
+        return closed
+
+    def _gate(self, i: int, entry: dict[Side, bool], quote: Quote, bar: BarInput) -> EntryGate:
+        """Risk state, filters and sizing inputs for an entry at bar ``i``."""
+        plan = self.plan
+        allowed, reason = self.risk.can_enter(self.key)
+        if not allowed:
+            return EntryGate(False, reason)
+        side: Side = "buy" if entry.get("buy", False) else "sell"
+        result = self.filters.evaluate(
+            EntryContext(
+                strategy_id=plan.strategy_id,
+                symbol=plan.symbol,
+                side=side,
+                time=quote.time,
+                bid=quote.bid,
+                ask=quote.ask,
+                spec=bar.spec,
+                atr={p: self.store.value(k, i) for p, k in self._filter_atr.items()},
+                last_trade_time=self.books.last_trade_time,
+                open_symbols=self.open_symbols(),
+            )
+        )
+        for verdict in result.verdicts:
+            log.info(
+                "%s %s filter %s: %s (%s)",
+                plan.strategy_id,
+                plan.symbol,
+                verdict.name,
+                "allow" if verdict.allow else "deny",
+                verdict.reason,
+            )
+        if not result.allow:
+            return EntryGate(False, result.reason)
+        multiplier = result.multiplier
+        sizing = plan.sizing
+        if sizing.volatility_threshold is not None:
+            atr_now, atr_avg = self.store.volatility(i)
+            vol_mult, vol_reason = rule_multiplier(sizing, atr_now, atr_avg)
+            multiplier *= vol_mult
+            if vol_mult < 1.0:
+                log.info("%s %s: %s", plan.strategy_id, plan.symbol, vol_reason)
+        kelly_percent: float | None = None
+        if sizing.kelly is not None:
+            stats = KellyStats.from_trades(self.books.results)
+            kelly_percent, kelly_reason = kelly_risk_percent(
+                stats, sizing.kelly, sizing.risk_percentage
+            )
+            log.info("%s %s: %s", plan.strategy_id, plan.symbol, kelly_reason)
+            if kelly_percent is not None and kelly_percent <= 0:
+                return EntryGate(False, kelly_reason)
+        sizing_atr = (
+            self.store.value(self._sizing_atr, i) if self._sizing_atr is not None else math.nan
+        )
+        return EntryGate(True, result.reason, multiplier, kelly_percent, sizing_atr)
+
+    def _settle(self, positions: list[Position]) -> None:
+        """Settle remembered positions that closed or shrank (from their deals)."""
+        for ticket in self.books.changed(positions):
+            deals = self.adapter.position_deals(ticket)
+            if self.books.settle(ticket, deals, positions):
+                close_time = max((int(d["time"]) for d in deals), default=0)
+                self.recorder.position_closed(ticket, close_time)
+
+    # -- orders ------------------------------------------------------------------------------
+    def execute(self, intent: Intent, quote: Quote, bar_index: int | None = None) -> bool:
+        """Send one intent, record it; returns True when the broker accepted it."""
+        adapter = self.adapter
+        if isinstance(intent, OpenIntent):
+            outcome = adapter.open_market(intent)
+        elif isinstance(intent, CloseIntent):
+            outcome = adapter.close_position(intent)
+        else:
+            outcome = adapter.modify_sltp(intent)
+        self.orders_sent += 1
+        self.recorder.order(intent, outcome, quote.time)
+        if outcome.ok:
+            if isinstance(intent, OpenIntent):
+                self._opened(intent, outcome.order, outcome.price, outcome.volume, quote, bar_index)
+            elif isinstance(intent, CloseIntent):
+                self.books.last_trade_time = quote.time
+            return True
+        self.orders_rejected += 1
+        what = (
+            f"retcode {outcome.retcode} ({outcome.comment})"
+            if outcome.retcode is not None
+            else f"no result, last_error {outcome.error}"
+        )
+        message = (
+            f"{intent.strategy_id}: {type(intent).__name__} {intent.client_id} on "
+            f"{intent.symbol} rejected by the broker: {what}; request {outcome.request}"
+        )
+        if self.first_rejection is None:
+            self.first_rejection = message
+        log.warning("%s", message)
+        return False
+
+    def _opened(
+        self,
+        intent: OpenIntent,
+        ticket: int,
+        price: float,
+        volume: float,
+        quote: Quote,
+        bar_index: int | None,
+    ) -> None:
+        atr = math.nan
+        if bar_index is not None and self.management.active:
+            atr = self.store.value(self._mgmt_atr, bar_index)
+        memo = PositionMemo(ticket, intent.side, price, intent.sl, volume, quote.time, atr)
+        self.books.opened(memo, None)
+        self.maybe_open = True
+
+    def close_all(self, reason: str, time: int) -> None:
+        """Close every open position of the instance (end of data, emergency stop, stop)."""
+        plan = self.plan
+        quote = self.adapter.quote(plan.symbol)
+        kind = {"end": "e", "risk": "r"}.get(reason, "x")
+        for n, pos in enumerate(self.adapter.positions(symbol=plan.symbol, magic=plan.magic)):
+            self.execute(
+                CloseIntent(
+                    strategy_id=plan.strategy_id,
+                    symbol=plan.symbol,
+                    ticket=pos.ticket,
+                    side=pos.side,
+                    volume=pos.volume,
+                    magic=plan.magic,
+                    client_id=client_id(plan, time, kind, n),
+                    reason="end" if reason == "end" else "risk" if reason == "risk" else "manual",
+                ),
+                quote,
+            )
