@@ -4,7 +4,8 @@ Per bar ``j``: the emulator's quote moves to bar ``j``'s first tick; each strate
 on bar ``j-1`` (its last closed bar) if a signal fired there or it holds positions; then the rest
 of bar ``j`` happens in the emulator (SL/TP inside the bar, the close). Signals are evaluated once
 over all bars (:class:`~trademaestro.runtime.signals.VectorSignals`), so quiet bars cost two
-emulator calls. Several symbols replay on one merged timeline (:mod:`trademaestro.runtime.replayer`).
+emulator calls. Several symbols replay on one merged timeline
+(:mod:`trademaestro.runtime.replayer`).
 """
 
 from __future__ import annotations

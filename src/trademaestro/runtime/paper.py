@@ -30,8 +30,8 @@ from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import finish_session
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
-from trademaestro.runtime.signals import StreamingSignals
 from trademaestro.runtime.settings import RunSettings
+from trademaestro.runtime.signals import StreamingSignals
 
 ProgressFn = Callable[[int, int], None]
 

@@ -12,8 +12,8 @@ import zlib
 
 from trademaestro.execution.decide import base36
 from trademaestro.execution.plan import StopRule, TargetRule, TradePlan
-from trademaestro.risk.config import sizing_rule_of
 from trademaestro.indicators.keys import SeriesKey
+from trademaestro.risk.config import sizing_rule_of
 from trademaestro.strategy.loader import LoadedStrategy
 
 

@@ -106,7 +106,8 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             if len(symbols) > 1:
                 raise ConfigError(
                     f"{path}: --symbol {settings.symbol} given for a strategy with several "
-                    f"symbols ({', '.join(symbols)}); allowed: --symbol only for one-symbol strategies"
+                    f"symbols ({', '.join(symbols)}); allowed: --symbol only for one-symbol "
+                    "strategies"
                 )
             symbols = [settings.symbol]
         if not symbols:
