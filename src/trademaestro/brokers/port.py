@@ -8,8 +8,7 @@ account currency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -18,18 +17,16 @@ from trademaestro.core.timeframes import Timeframe
 from trademaestro.execution.intents import CloseIntent, ModifyIntent, OpenIntent, Side
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """The current bid/ask of a symbol at ``time`` (server seconds)."""
+class Quote(NamedTuple):
+    """The current bid/ask of a symbol at ``time`` (server seconds); prices in price units."""
 
     time: int
     bid: float
     ask: float
 
 
-@dataclass(frozen=True, slots=True)
-class AccountSnapshot:
-    """Account figures in the account currency."""
+class AccountSnapshot(NamedTuple):
+    """Account figures in the account currency (``leverage`` is the N of 1:N)."""
 
     balance: float
     equity: float
@@ -39,9 +36,9 @@ class AccountSnapshot:
     leverage: int
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """An open position as the broker reports it."""
+class Position(NamedTuple):
+    """An open position as the broker reports it (volume lots, prices price units, time
+    server seconds, profit and swap account currency; ``sl``/``tp`` 0.0 = none)."""
 
     ticket: int
     symbol: str
@@ -57,15 +54,7 @@ class Position:
     swap: float
 
 
-@dataclass(frozen=True, slots=True)
-class OrderOutcome:
-    """The answer to one trade request.
-
-    ``ok`` is True when the broker accepted it (retcode DONE/PLACED/DONE_PARTIAL). ``retcode`` is
-    None when no trade result exists (``order_send`` returned None): then ``error`` holds
-    ``last_error()`` and the outcome of the request is unknown.
-    """
-
+class _OutcomeFields(NamedTuple):
     ok: bool
     retcode: int | None
     comment: str
@@ -74,9 +63,58 @@ class OrderOutcome:
     volume: float
     price: float
     request: dict[str, Any]
-    result: dict[str, Any] | None = None
-    error: tuple[int, str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    result_given: dict[str, Any] | None
+    error: tuple[int, str] | None
+    extra: dict[str, Any]
+    raw: Any
+
+
+class OrderOutcome(_OutcomeFields):
+    """The answer to one trade request (an immutable tuple with named fields).
+
+    ``ok`` is True when the broker accepted it (retcode DONE/PLACED/DONE_PARTIAL). ``retcode`` is
+    None when no trade result exists (``order_send`` returned None): then ``error`` holds
+    ``last_error()`` and the outcome of the request is unknown. ``volume`` is in lots, ``price``
+    in price units; ``request`` is the request dict as sent.
+
+    ``result`` is the broker's ``OrderSendResult`` as a plain dict with its ``request`` also as a
+    dict (None without a result). It is built on access from ``raw`` (the result object itself)
+    unless given to the constructor, so the hot path never pays for the conversion.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        ok: bool,
+        retcode: int | None,
+        comment: str,
+        order: int,
+        deal: int,
+        volume: float,
+        price: float,
+        request: dict[str, Any],
+        result: dict[str, Any] | None = None,
+        error: tuple[int, str] | None = None,
+        extra: dict[str, Any] | None = None,
+        raw: Any = None,
+    ) -> OrderOutcome:
+        return tuple.__new__(cls, (
+            ok, retcode, comment, order, deal, volume, price, request, result, error,
+            {} if extra is None else extra, raw,
+        ))
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The ``OrderSendResult`` as a dict (``request`` also a dict), or None."""
+        given = self.result_given
+        if given is not None or self.raw is None:
+            return given
+        as_dict: dict[str, Any] = self.raw._asdict()
+        request = as_dict.get("request")
+        if request is not None and hasattr(request, "_asdict"):
+            as_dict["request"] = request._asdict()
+        return as_dict
 
 
 class BrokerPort(Protocol):

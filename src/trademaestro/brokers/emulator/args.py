@@ -102,7 +102,9 @@ def utf16_len(text: str) -> int:
 
 def wide_str(value: Any, message: str, limit: int = 29) -> str:
     """A ``str`` of at most ``limit`` UTF-16 code units (symbol, comment), else ``ArgError``."""
-    if not isinstance(value, str) or utf16_len(value) > limit:
+    if not isinstance(value, str) or len(value) > limit:  # UTF-16 units >= characters
+        raise ArgError(message)
+    if not value.isascii() and utf16_len(value) > limit:
         raise ArgError(message)
     return value
 

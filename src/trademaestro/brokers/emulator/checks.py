@@ -98,16 +98,25 @@ def stops_code(spec: EmulatorSymbol, is_buy: bool, ref: float, sl: float, tp: fl
     ``stops_level`` points on the right side of ``ref`` (Bid for a buy position, Ask for a
     sell; the order price for pending orders)."""
     eps = spec.point / 2
-    level = spec.stops_level * spec.point
+    level = spec.stops_level * spec.point - eps
+    tick = spec.tick_size
     if sl > 0.0:
-        if not (spec.order_mode & SYMBOL_ORDER_SL) or not on_grid(spec, sl):
+        if not spec.order_mode & SYMBOL_ORDER_SL:
             return INVALID_STOPS
-        if not _far(ref - sl if is_buy else sl - ref, level, eps):
+        ticks = sl / tick
+        if not abs(ticks - round(ticks)) < 1e-6:  # on_grid
+            return INVALID_STOPS
+        distance = ref - sl if is_buy else sl - ref
+        if not (distance > eps and distance >= level):  # _far
             return INVALID_STOPS
     if tp > 0.0:
-        if not (spec.order_mode & SYMBOL_ORDER_TP) or not on_grid(spec, tp):
+        if not spec.order_mode & SYMBOL_ORDER_TP:
             return INVALID_STOPS
-        if not _far(tp - ref if is_buy else ref - tp, level, eps):
+        ticks = tp / tick
+        if not abs(ticks - round(ticks)) < 1e-6:
+            return INVALID_STOPS
+        distance = tp - ref if is_buy else ref - tp
+        if not (distance > eps and distance >= level):
             return INVALID_STOPS
     if sl < 0.0 or tp < 0.0:
         return INVALID_STOPS

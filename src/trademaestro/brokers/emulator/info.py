@@ -16,14 +16,14 @@ from .money import Money
 from .results import AccountInfo, SymbolInfo, TerminalInfo, Tick
 from .state import Market
 
-_TICK_FLAGS = 6  # TICK_FLAG_BID | TICK_FLAG_ASK
+TICK_FLAGS = 6  # TICK_FLAG_BID | TICK_FLAG_ASK
 
 
 def tick(market: Market) -> Any:
     """The ``Tick`` of the current quote (zeros when the symbol has no quote yet)."""
     t = market.time
     return tuple.__new__(Tick, (t, market.bid, market.ask, 0.0, 0, t * 1000,
-                                _TICK_FLAGS if market.bid > 0.0 else 0, 0.0))
+                                TICK_FLAGS if market.bid > 0.0 else 0, 0.0))
 
 
 def symbol_info(market: Market, money: Money) -> Any:
@@ -57,7 +57,7 @@ def symbol_info(market: Market, money: Money) -> Any:
 def account_info(config: EmulatorConfig, ledger: Ledger) -> Any:
     """The 28-field ``AccountInfo`` of the hedging account (money in the account currency)."""
     profit, equity, margin, free, level = ledger.figures()
-    return AccountInfo((
+    return tuple.__new__(AccountInfo, (
         config.login, config.account_trade_mode, config.leverage, config.limit_orders, 0,
         config.account_trade_allowed, config.trade_expert, 2, config.currency_digits, False,
         ledger.balance, 0.0, profit, equity, margin, free, level, config.margin_so_call,

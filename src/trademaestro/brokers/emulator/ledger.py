@@ -11,6 +11,14 @@ history order (state FILLED), the deal (entry IN/OUT) and update the balance:
 
 Equity = balance + Σ (floating profit + swap) of the open positions; margin = Σ position margins
 (each computed once, at its open price, when the position opens).
+
+Caching (results identical to recomputing everything): :attr:`Ledger.quotes_seq` is bumped by
+every quote change (the replay's writes to ``Market.bid``/``ask``) and :attr:`Ledger.seq` by
+every change of a quote or of the open positions (open, close, swap charge). A position's floating
+profit is computed once per quote change; :meth:`Ledger.totals` / :meth:`Ledger.figures`
+recompute only when :attr:`seq` moved, summing in the same order as ever. Opening a position
+extends the cached sums by the new position's terms, which is exactly what the summation loop
+computes (the new position is the last in the loop's order).
 """
 
 from __future__ import annotations
@@ -54,6 +62,12 @@ class Ledger:
         self.request_id = 0
         self.margin_sum = 0.0
         self.now = 0
+        self.seq = 0
+        self.quotes_seq = 0
+        self._totals_seq = -1
+        self._totals = (0.0, 0.0, 0.0)
+        self._figures_seq = -1
+        self._figures = (0.0, 0.0, 0.0, 0.0, 0.0)
         self._clock = clock
         if config.deposit_deal and config.balance > 0:
             self.deals.append(tuple.__new__(TradeDeal, (
@@ -84,35 +98,56 @@ class Ledger:
         return market.bid if pos.is_buy else market.ask
 
     def floating(self, pos: Position) -> float:
-        """Floating profit of ``pos`` at the current quote, account currency, rounded."""
+        """Floating profit of ``pos`` at the current quote, account currency, rounded (cached
+        on the position until the next quote change)."""
+        if pos.fl_seq == self.quotes_seq:
+            return pos.fl
+        value = self._floating(pos)
+        pos.fl = value
+        pos.fl_seq = self.quotes_seq
+        return value
+
+    def _floating(self, pos: Position) -> float:
         market = self.markets[pos.symbol]
+        if pos.k:  # profit currency = account currency: Money.profit without the conversion
+            delta = market.bid - pos.price_open if pos.is_buy else pos.price_open - market.ask
+            return round(delta * market.spec.contract_size * pos.volume or 0.0, self.digits)
         price = market.bid if pos.is_buy else market.ask
         profit = self.money.profit(market.spec, pos.is_buy, pos.volume, pos.price_open, price,
                                    True)
         return round(profit or 0.0, self.digits)
 
     def totals(self) -> tuple[float, float, float]:
-        """(floating profit, accumulated swap, margin) over all open positions."""
+        """(floating profit, accumulated swap, margin) over all open positions (cached while
+        :attr:`seq` does not move)."""
+        if self._totals_seq == self.seq:
+            return self._totals
         profit = swap = margin = 0.0
+        floating = self.floating
         for pos in self.positions.values():
-            profit += self.floating(pos)
+            profit += floating(pos)
             swap += pos.swap
             margin += pos.margin
-        return profit, swap, margin
+        self._totals = profit, swap, margin
+        self._totals_seq = self.seq
+        return self._totals
 
     def figures(self, extra_margin: float = 0.0) -> tuple[float, float, float, float, float]:
         """(profit, equity, margin, margin_free, margin_level %) with ``extra_margin`` added."""
+        if not extra_margin and self._figures_seq == self.seq:
+            return self._figures
         profit, swap, margin = self.totals()
         margin = round(margin + extra_margin, self.digits)
         equity = round(self.balance + profit + swap, self.digits)
         level = equity / margin * 100.0 if margin > 0.0 else 0.0
-        return round(profit + swap, self.digits), equity, margin, round(equity - margin,
-                                                                         self.digits), level
+        out = (round(profit + swap, self.digits), equity, margin,
+               round(equity - margin, self.digits), level)
+        if not extra_margin:
+            self._figures = out
+            self._figures_seq = self.seq
+        return out
 
     # ----------------------------------------------------------------- fills
-    def _commission(self, volume: float) -> float:
-        return round(-self.config.commission_per_lot * volume, self.digits) + 0.0
-
     def _history_order(
         self, ticket: int, symbol: str, type_: int, volume: float, price: float, sl: float,
         tp: float, magic: int, comment: str, reason: int, time: int, position_id: int,
@@ -133,26 +168,44 @@ class Ledger:
         """Open a position at ``price``: history order + IN deal + position. Returns
         (deal ticket, order ticket). A triggered pending ``order`` keeps its ticket."""
         spec = market.spec
-        ticket = order.ticket if order is not None else self.order_ticket()
-        type_ = order.type if order is not None else (0 if is_buy else 1)
-        self._history_order(
-            ticket, spec.name, type_, volume, order.price if order else price, sl, tp, magic,
-            comment, reason, time, ticket, type_filling,
-            order.type_time if order else 0, order.time_setup if order else None,
-        )
-        commission = self._commission(volume)
-        deal = self._deal_ticket()
+        name = spec.name
+        digits = self.digits
+        type_ = 0 if is_buy else 1
+        if order is None:
+            ticket = self.next_order
+            self.next_order = ticket + 1
+            self.history_orders.append(tuple.__new__(TradeOrder, (
+                ticket, time, time * 1000, time, time * 1000, 0, type_, 0, type_filling,
+                ORDER_STATE_FILLED, magic, ticket, 0, reason, volume, 0.0, price, sl, tp,
+                price, 0.0, name, comment, "",
+            )))
+        else:
+            ticket = order.ticket
+            self._history_order(ticket, name, order.type, volume, order.price, sl, tp, magic,
+                                comment, reason, time, ticket, type_filling, order.type_time,
+                                order.time_setup)
+        commission = round(-self.config.commission_per_lot * volume, digits) + 0.0
+        deal = self.next_deal
+        self.next_deal = deal + 1
         self.deals.append(tuple.__new__(TradeDeal, (
-            deal, ticket, time, time * 1000, 0 if is_buy else 1, DEAL_ENTRY_IN, magic, ticket,
-            reason, volume, price, commission, 0.0, 0.0, 0.0, spec.name, comment, "",
+            deal, ticket, time, time * 1000, type_, DEAL_ENTRY_IN, magic, ticket,
+            reason, volume, price, commission, 0.0, 0.0, 0.0, name, comment, "",
         )))
-        self.balance = round(self.balance + commission, self.digits)
-        pos = Position(ticket, spec.name, is_buy, volume, price, sl, tp, magic, comment,
-                       reason, time, round(margin, self.digits))
-        self._set_k(pos)
-        self.positions[ticket] = pos
+        self.balance = round(self.balance + commission, digits)
+        pos = Position(ticket, name, is_buy, volume, price, sl, tp, magic, comment,
+                       reason, time, round(margin, digits))
+        if spec.currency_profit == self.config.currency:
+            money = spec.contract_size * volume
+            pos.k = money if is_buy else -money
+        if self._totals_seq == self.seq:  # extend the cached sums: the new position is last
+            profit, swap, margin_total = self._totals
+            self._totals = (profit + self.floating(pos), swap + 0.0, margin_total + pos.margin)
+            self._totals_seq = self.seq + 1
+        self.seq += 1
+        positions = self.positions
+        positions[ticket] = pos
         market.positions.append(pos)
-        self.margin_sum = sum(p.margin for p in self.positions.values())
+        self.margin_sum = self.margin_sum + pos.margin if len(positions) > 1 else pos.margin
         return deal, ticket
 
     def close(
@@ -166,37 +219,49 @@ class Ledger:
         Returns (deal ticket, order ticket)."""
         market = self.markets[pos.symbol]
         spec = market.spec
-        step_digits = _decimals(spec.volume_step)
+        digits = self.digits
+        is_buy = pos.is_buy
         full = volume >= pos.volume - spec.volume_step * 1e-6
-        profit = self.money.profit(spec, pos.is_buy, volume, pos.price_open, price, True)
-        profit = round(profit or 0.0, self.digits)
-        share = 1.0 if full else volume / pos.volume
-        swap = round(pos.swap * share, self.digits)
-        commission = self._commission(volume)
-        type_ = 1 if pos.is_buy else 0
+        if pos.k:  # profit currency = account currency: Money.profit without the conversion
+            delta = price - pos.price_open if is_buy else pos.price_open - price
+            profit = round(delta * spec.contract_size * volume or 0.0, digits)
+        else:
+            raw = self.money.profit(spec, is_buy, volume, pos.price_open, price, True)
+            profit = round(raw or 0.0, digits)
+        swap = round(pos.swap * (1.0 if full else volume / pos.volume), digits)
+        commission = round(-self.config.commission_per_lot * volume, digits) + 0.0
+        type_ = 1 if is_buy else 0
+        name = spec.name
         if order_ticket is None:
-            ticket = self.order_ticket()
-            self._history_order(ticket, spec.name, type_, volume, price, 0.0, 0.0, magic,
-                                comment, reason, time, pos.ticket, type_filling)
+            ticket = self.next_order
+            self.next_order = ticket + 1
+            self.history_orders.append(tuple.__new__(TradeOrder, (
+                ticket, time, time * 1000, time, time * 1000, 0, type_, 0, type_filling,
+                ORDER_STATE_FILLED, magic, pos.ticket, 0, reason, volume, 0.0, price, 0.0, 0.0,
+                price, 0.0, name, comment, "",
+            )))
         else:
             ticket = order_ticket
-        deal = self._deal_ticket()
+        deal = self.next_deal
+        self.next_deal = deal + 1
         self.deals.append(tuple.__new__(TradeDeal, (
             deal, ticket, time, time * 1000, type_, entry, magic, pos.ticket, reason,
-            volume, price, commission, swap, profit, 0.0, spec.name, comment, "",
+            volume, price, commission, swap, profit, 0.0, name, comment, "",
         )))
-        self.balance = round(self.balance + profit + commission + swap, self.digits)
+        self.balance = round(self.balance + profit + commission + swap, digits)
         if full:
             del self.positions[pos.ticket]
             market.positions.remove(pos)
             self.closed_positions.add(pos.ticket)
         else:
-            remaining = round(pos.volume - volume, step_digits)
-            pos.margin = round(pos.margin * remaining / pos.volume, self.digits)
-            pos.swap = round(pos.swap - swap, self.digits)
+            remaining = round(pos.volume - volume, market.volume_digits)
+            pos.margin = round(pos.margin * remaining / pos.volume, digits)
+            pos.swap = round(pos.swap - swap, digits)
             pos.volume = remaining
             pos.time_update = time
+            pos.fl_seq = -1
             self._set_k(pos)
+        self.seq += 1
         self.margin_sum = sum(p.margin for p in self.positions.values())
         return deal, ticket
 
@@ -207,9 +272,3 @@ class Ledger:
             pos.k = money if pos.is_buy else -money
 
 
-def _decimals(step: float) -> int:
-    """Decimals needed to write a volume step such as 0.01 exactly (at most 8)."""
-    for d in range(9):
-        if abs(round(step, d) - step) < 1e-12:
-            return d
-    return 8

@@ -111,6 +111,8 @@ class Replay:
         """
         market = self._markets[symbol]
         market.bid, market.ask = bid, ask
+        self._ledger.seq += 1
+        self._ledger.quotes_seq += 1
         if time is not None:
             market.time = time
             self._ledger.now = time
@@ -126,8 +128,11 @@ class Replay:
         m.bid = m.opens[index]
         m.ask = m.ask_opens[index]
         m.time = t
-        self._ledger.now = t
-        if self._ledger.positions and t >= self._next_rollover:
+        ledger = self._ledger
+        ledger.now = t
+        ledger.seq += 1
+        ledger.quotes_seq += 1
+        if ledger.positions and t >= self._next_rollover:
             self._rollover(t)
 
     def run_bar(self, symbol: str, index: int) -> None:
@@ -147,6 +152,8 @@ class Replay:
         m.time = t
         ledger = self._ledger
         ledger.now = t
+        ledger.seq += 1
+        ledger.quotes_seq += 1
         if ledger.positions:
             if t >= self._next_rollover:
                 self._rollover(t)
@@ -288,6 +295,7 @@ class Replay:
         if days:
             amount = self._ledger.money.daily_swap(spec, pos.is_buy, pos.volume) * days
             pos.swap = round(pos.swap + amount, self._ledger.digits)
+            self._ledger.seq += 1
 
     def _stop_out(self, t: int) -> None:
         ledger = self._ledger

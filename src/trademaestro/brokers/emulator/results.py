@@ -14,9 +14,16 @@ TradeRequest 17, OrderSendResult 11, OrderCheckResult 9, BookInfo 4).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import collections
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any, ClassVar
+
+# The C field descriptor of collections.namedtuple (a fast, read-only property); the collections
+# module itself falls back to a property over itemgetter where the C version does not exist.
+_getter: Callable[[int, str], Any] = getattr(collections, "_tuplegetter", None) or (
+    lambda index, doc: property(itemgetter(index), doc=doc)
+)
 
 
 class _StructSeq(tuple[Any, ...]):
@@ -58,7 +65,7 @@ def _struct(name: str, fields: str, doc: str) -> type[_StructSeq]:
         "__module__": __name__,
     }
     for i, field in enumerate(names):
-        namespace[field] = property(itemgetter(i), doc=f"field {i} of {name}")
+        namespace[field] = _getter(i, f"field {i} of {name}")
     return type(name, (_StructSeq,), namespace)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from trademaestro.core.bars import RATES_DTYPE
 
 from .results import TradeOrder, TradePosition
-from .specs import EmulatorSymbol
+from .specs import SYMBOL_ORDER_MARKET, EmulatorSymbol
 
 _EMPTY_RATES = np.zeros(0, dtype=RATES_DTYPE)
 
@@ -26,17 +26,26 @@ class Market:
     clock is at the bar's first tick and True after ``run_bar``. ``bid``/``ask``/``time`` are the
     current quote (0.0/0.0/0 when none). Bar columns are Python lists for fast scalar access;
     ``spreads`` and ``asks_*`` are precomputed in price units (ask = bid + spread · point,
-    rounded to ``digits``).
+    rounded to ``digits``). Whoever writes ``bid``/``ask`` must bump ``Ledger.seq`` and
+    ``Ledger.quotes_seq`` (the cached floating profits and account totals depend on every quote).
     """
 
     __slots__ = (
         "ask", "ask_closes", "ask_opens", "bid", "closes", "formed", "highs", "index", "lows",
-        "opens", "orders", "positions", "rates", "selected", "spec", "spreads", "tf_seconds",
-        "time", "timeframe", "times",
+        "market_plain", "opens", "orders", "positions", "rates", "selected", "spec", "spreads",
+        "tf_seconds", "time", "timeframe", "times", "volume_digits",
     )
 
     def __init__(self, spec: EmulatorSymbol) -> None:
         self.spec = spec
+        # Constants of the (frozen) spec used on the order path:
+        # market orders pass the trade-mode, order-mode, price/deviation and volume-limit checks
+        # whatever the request (full trade mode, market orders allowed, market or exchange
+        # execution, no volume limit), so only volume, filling and stops need checking;
+        self.market_plain = (spec.trade_mode == 4 and bool(spec.order_mode & SYMBOL_ORDER_MARKET)
+                             and spec.exemode not in (0, 1) and spec.volume_limit <= 0.0)
+        # decimals of the volume step (remaining volumes of partial closes are rounded to it).
+        self.volume_digits = step_decimals(spec.volume_step)
         self.selected = spec.select
         self.bid = 0.0
         self.ask = 0.0
@@ -79,12 +88,20 @@ class Market:
         self.formed = False
 
 
+def step_decimals(step: float) -> int:
+    """Decimals needed to write a volume step such as 0.01 exactly (at most 8)."""
+    for d in range(9):
+        if abs(round(step, d) - step) < 1e-12:
+            return d
+    return 8
+
+
 class Position:
     """An open position (hedging account: ticket = identifier = opening order ticket)."""
 
     __slots__ = (
-        "comment", "is_buy", "k", "magic", "margin", "price_open", "reason", "sl", "swap",
-        "swap_day", "symbol", "ticket", "time", "time_update", "tp", "volume",
+        "comment", "fl", "fl_seq", "is_buy", "k", "magic", "margin", "price_open", "reason",
+        "sl", "swap", "swap_day", "symbol", "ticket", "time", "time_update", "tp", "volume",
     )
 
     def __init__(
@@ -107,6 +124,8 @@ class Position:
         self.swap_day = time // 86400
         self.margin = margin
         self.k = 0.0  # account money per price unit (signed), 0.0 = needs currency conversion
+        self.fl = 0.0  # floating profit cached by Ledger.floating at quote change fl_seq
+        self.fl_seq = -1
 
     def as_tuple(self, price_current: float, profit: float) -> Any:
         """The ``TradePosition`` of this position at ``price_current`` with ``profit``."""

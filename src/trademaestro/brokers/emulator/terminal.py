@@ -32,6 +32,7 @@ from .api import (
     API_DISABLED,
     CALL_FAILED,
     INVALID_PARAMS,
+    NO_IPC,
     SUCCESS,
     Fail,
     FaultHook,
@@ -44,7 +45,7 @@ from .constants import MT5_PACKAGE_AUTHOR, MT5_PACKAGE_VERSION, MT5Constants
 from .ledger import Ledger
 from .queries import QueriesMixin
 from .replay import Replay
-from .request import parse_request
+from .request import parse_plain, parse_request
 from .trading import TradeServer
 
 
@@ -183,11 +184,15 @@ class MT5Emulator(QueriesMixin, MT5Constants):
     @api("varargs")
     def symbol_info_tick(self, *args: Any) -> Any:
         """``symbol_info_tick(symbol)`` → ``Tick``; None for a symbol not in Market Watch."""
-        check_arity(args, 1, 1)
+        if len(args) != 1:
+            check_arity(args, 1, 1)
         market = self._market(args[0])
         if not market.selected:
             raise Fail(CALL_FAILED)
-        return info.tick(market)
+        t = market.time
+        bid = market.bid
+        return tuple.__new__(res.Tick, (t, bid, market.ask, 0.0, 0, t * 1000,
+                                        info.TICK_FLAGS if bid > 0.0 else 0, 0.0))
 
     @api("varargs", False)
     def symbol_select(self, *args: Any) -> bool:
@@ -245,6 +250,13 @@ class MT5Emulator(QueriesMixin, MT5Constants):
     @api("kw")
     def order_send(self, *args: Any, **kwargs: Any) -> Any:
         """``order_send(request)`` → ``OrderSendResult`` (also for refusals)."""
+        if not kwargs and len(args) == 1 and type(args[0]) is dict:  # the usual call
+            request = parse_plain(args[0])
+            if not self._connected:
+                raise Fail(NO_IPC)
+            if self._config.tradeapi_disabled:
+                raise Fail(API_DISABLED)
+            return self._server.send(request)
         return self._server.send(self._trade_request(args, kwargs))
 
 

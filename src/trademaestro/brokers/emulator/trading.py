@@ -67,16 +67,20 @@ class _Plan:
     __slots__ = ("is_buy", "kind", "margin", "market", "order", "other", "pos", "price",
                  "volume")
 
-    def __init__(self, kind: str, market: Market, **values: Any) -> None:
+    def __init__(
+        self, kind: str, market: Market, is_buy: bool = True, volume: float = 0.0,
+        price: float = 0.0, margin: float = 0.0, pos: Position | None = None,
+        other: Position | None = None, order: PendingOrder | None = None,
+    ) -> None:
         self.kind = kind
         self.market = market
-        self.is_buy = values.get("is_buy", True)
-        self.volume = values.get("volume", 0.0)
-        self.price = values.get("price", 0.0)
-        self.margin = values.get("margin", 0.0)
-        self.pos: Position | None = values.get("pos")
-        self.other: Position | None = values.get("other")
-        self.order: PendingOrder | None = values.get("order")
+        self.is_buy = is_buy
+        self.volume = volume
+        self.price = price
+        self.margin = margin
+        self.pos = pos
+        self.other = other
+        self.order = order
 
 
 class TradeServer:
@@ -92,13 +96,13 @@ class TradeServer:
         ledger = self.ledger
         ledger.request_id += 1
         plan = self._plan(req)
-        if isinstance(plan, int):
-            bid = ask = 0.0
-            if plan == 10004:
-                market = ledger.markets[req.symbol]
-                bid, ask = market.bid, market.ask
-            return self._result(plan, 0, 0, 0.0, 0.0, bid, ask, req)
-        return self._execute(plan, req)
+        if isinstance(plan, _Plan):
+            return self._execute(plan, req)
+        bid = ask = 0.0
+        if plan == 10004:
+            market = ledger.markets[req.symbol]
+            bid, ask = market.bid, market.ask
+        return self._result(plan, 0, 0, 0.0, 0.0, bid, ask, req)
 
     def check(self, req: Any) -> Any:
         """Evaluate ``req`` without executing; ``OrderCheckResult`` (retcode 0, 'Done' if ok).
@@ -161,31 +165,40 @@ class TradeServer:
         return 0
 
     def _plan_open(self, req: Any) -> _Plan | int:
-        market = self._quoted(req.symbol)
-        if isinstance(market, int):
-            return market
-        spec = market.spec
-        if req.type not in (0, 1):
+        market = self.ledger.markets.get(req.symbol)
+        if market is None:
             return ck.INVALID
-        is_buy = req.type == 0
+        if not market.bid > 0.0:
+            return 10021
+        spec = market.spec
+        type_ = req.type
+        if type_ not in (0, 1):
+            return ck.INVALID
+        is_buy = type_ == 0
         fill = market.ask if is_buy else market.bid
-        code = (ck.trade_mode_code(spec, is_buy, True)
-                or (0 if spec.order_mode & SYMBOL_ORDER_MARKET else 10035)
-                or ck.volume_code(spec, req.volume)
-                or ck.filling_code(spec, req.type_filling, req.type, True)
-                or self._price_code(market, req, fill)
-                or ck.stops_code(spec, is_buy, market.bid if is_buy else market.ask, req.sl,
-                                 req.tp)
-                or self._volume_limit_code(market, req.volume))
+        volume, sl, tp = req.volume, req.sl, req.tp
+        if market.market_plain:  # trade mode, order mode, price and volume limit pass
+            code = (ck.volume_code(spec, volume)
+                    or ck.filling_code(spec, req.type_filling, type_, True)
+                    or (ck.stops_code(spec, is_buy, market.bid if is_buy else market.ask, sl, tp)
+                        if sl or tp else 0))
+        else:
+            code = (ck.trade_mode_code(spec, is_buy, True)
+                    or (0 if spec.order_mode & SYMBOL_ORDER_MARKET else 10035)
+                    or ck.volume_code(spec, volume)
+                    or ck.filling_code(spec, req.type_filling, type_, True)
+                    or self._price_code(market, req, fill)
+                    or ck.stops_code(spec, is_buy, market.bid if is_buy else market.ask, sl, tp)
+                    or self._volume_limit_code(market, volume))
         if code:
             return code
-        margin = self.ledger.money.margin(spec, req.volume, fill)
+        margin = self.ledger.money.margin(spec, volume, fill)
         if margin is None:
             return 10021
         _, equity, used, _, _ = self.ledger.figures()
         if equity - used - margin < 0.0:
             return 10019
-        return _Plan("open", market, is_buy=is_buy, volume=req.volume, price=fill, margin=margin)
+        return _Plan("open", market, is_buy, volume, fill, margin)
 
     def _volume_limit_code(self, market: Market, volume: float) -> int:
         limit = market.spec.volume_limit
@@ -201,25 +214,34 @@ class TradeServer:
         return pos
 
     def _plan_close(self, req: Any) -> _Plan | int:
-        pos = self._position(req.position)
-        if isinstance(pos, int):
-            return pos
+        pos = self.ledger.positions.get(req.position)
+        if pos is None:
+            return 10036 if req.position in self.ledger.closed_positions else ck.INVALID
         market = self.ledger.markets[pos.symbol]
         spec = market.spec
-        if req.symbol != pos.symbol or req.type != (1 if pos.is_buy else 0):
+        is_buy = pos.is_buy
+        if req.symbol != pos.symbol or req.type != (1 if is_buy else 0):
             return ck.INVALID
         if market.bid <= 0.0:
             return 10021
-        fill = market.bid if pos.is_buy else market.ask
-        code = (ck.trade_mode_code(spec, not pos.is_buy, False)
-                or ck.volume_code(spec, req.volume)
-                or (10038 if req.volume > pos.volume + spec.volume_step * 1e-6 else 0)
-                or ck.filling_code(spec, req.type_filling, req.type, True)
-                or self._price_code(market, req, fill)
-                or (ck.FROZEN if ck.position_frozen(market, pos) else 0))
+        fill = market.bid if is_buy else market.ask
+        volume = req.volume
+        if market.market_plain:  # trade mode and price pass
+            code = (ck.volume_code(spec, volume)
+                    or (10038 if volume > pos.volume + spec.volume_step * 1e-6 else 0)
+                    or ck.filling_code(spec, req.type_filling, req.type, True)
+                    or (ck.FROZEN if spec.freeze_level > 0 and ck.position_frozen(market, pos)
+                        else 0))
+        else:
+            code = (ck.trade_mode_code(spec, not is_buy, False)
+                    or ck.volume_code(spec, volume)
+                    or (10038 if volume > pos.volume + spec.volume_step * 1e-6 else 0)
+                    or ck.filling_code(spec, req.type_filling, req.type, True)
+                    or self._price_code(market, req, fill)
+                    or (ck.FROZEN if ck.position_frozen(market, pos) else 0))
         if code:
             return code
-        return _Plan("close", market, pos=pos, volume=min(req.volume, pos.volume), price=fill)
+        return _Plan("close", market, pos=pos, volume=min(volume, pos.volume), price=fill)
 
     def _plan_sltp(self, req: Any) -> _Plan | int:
         pos = self._position(req.position)

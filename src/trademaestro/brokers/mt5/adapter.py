@@ -8,6 +8,10 @@ Conventions (MT5_API.md): requests carry floats for volume/price/sl/tp and ints 
 §6.4/§10.5); every order carries the strategy's magic number and ``"tm " + client_id`` in its
 comment (at most 29 characters, §1.5); SL/TP modifications always send both levels because MT5
 clears a level left out (§6.1).
+
+Hot path: what an order needs of its symbol (filling, tick size, digits) is one cached lookup;
+results are built with ``tuple.__new__`` (the port's value types are named tuples); the
+``OrderSendResult`` is kept raw in :class:`OrderOutcome` and turned into a dict only on access.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ ACCEPTED_RETCODES = frozenset({10008, 10009, 10010})
 # SymbolInfo.filling_mode bits (§5.11) and ORDER_FILLING_* values (§5.3).
 _FILL_BIT_FOK, _FILL_BIT_IOC = 1, 2
 _ORDER_FILLING_FOK, _ORDER_FILLING_IOC, _ORDER_FILLING_RETURN = 0, 1, 2
+_new = tuple.__new__
 
 
 def order_comment(client_id: str) -> str:
@@ -61,6 +66,9 @@ class MT5Adapter:
         self.deviation = int(deviation_points)
         self._specs: dict[str, SymbolSpec] = {}
         self._filling: dict[str, int] = {}
+        # symbol -> (type_filling, tick_size, digits): what building a request needs, in one
+        # lookup (prices are rounded inline exactly like SymbolSpec.round_price)
+        self._order_consts: dict[str, tuple[int, float, int]] = {}
 
     # -- connection -------------------------------------------------------------------------
     def connect(self, **kwargs: Any) -> None:
@@ -117,19 +125,29 @@ class MT5Adapter:
         self._specs[symbol] = spec
         filling = int(info.filling_mode)
         if filling & _FILL_BIT_IOC:
-            self._filling[symbol] = _ORDER_FILLING_IOC
+            type_filling = _ORDER_FILLING_IOC
         elif filling & _FILL_BIT_FOK:
-            self._filling[symbol] = _ORDER_FILLING_FOK
+            type_filling = _ORDER_FILLING_FOK
         else:
-            self._filling[symbol] = _ORDER_FILLING_RETURN
+            type_filling = _ORDER_FILLING_RETURN
+        self._filling[symbol] = type_filling
+        self._order_consts[symbol] = (type_filling, spec.tick_size, spec.digits)
         return spec
+
+    def _consts(self, symbol: str) -> tuple[int, float, int]:
+        """(type_filling, tick_size, digits) of a symbol, reading its spec the first time."""
+        consts = self._order_consts.get(symbol)
+        if consts is None:
+            self.symbol_spec(symbol)
+            consts = self._order_consts[symbol]
+        return consts
 
     def quote(self, symbol: str) -> Quote:
         """Current bid/ask. Raises BrokerError when the broker has no tick."""
         tick = self.mt5.symbol_info_tick(symbol)
         if tick is None:
             raise self._fail(f"symbol_info_tick({symbol!r})")
-        return Quote(int(tick.time), float(tick.bid), float(tick.ask))
+        return _new(Quote, (int(tick.time), float(tick.bid), float(tick.ask)))
 
     def closed_bars(self, symbol: str, timeframe: Timeframe, count: int) -> np.ndarray:
         """The last ``count`` closed bars, oldest first (position 1 onward: 0 is forming)."""
@@ -144,40 +162,38 @@ class MT5Adapter:
         info = self.mt5.account_info()
         if info is None:
             raise self._fail("account_info")
-        return AccountSnapshot(
+        return _new(AccountSnapshot, (
             float(info.balance),
             float(info.equity),
             float(info.margin),
             float(info.margin_free),
             info.currency,
             int(info.leverage),
-        )
+        ))
 
     def positions(self, *, symbol: str | None = None, magic: int | None = None) -> list[Position]:
         """Open positions, optionally of one symbol and/or one magic number."""
         raw = self.mt5.positions_get(symbol=symbol) if symbol else self.mt5.positions_get()
         if raw is None:
             raise self._fail("positions_get")
-        out = []
-        for p in raw:
+        out: list[Position] = []
+        for p in raw:  # a loop: cheaper than a comprehension for the usual 0-3 positions
             if magic is not None and p.magic != magic:
                 continue
-            out.append(
-                Position(
-                    ticket=int(p.ticket),
-                    symbol=p.symbol,
-                    side="buy" if p.type == 0 else "sell",
-                    volume=float(p.volume),
-                    price_open=float(p.price_open),
-                    sl=float(p.sl),
-                    tp=float(p.tp),
-                    time=int(p.time),
-                    magic=int(p.magic),
-                    comment=p.comment,
-                    profit=float(p.profit),
-                    swap=float(p.swap),
-                )
-            )
+            out.append(_new(Position, (
+                int(p.ticket),
+                p.symbol,
+                "buy" if p.type == 0 else "sell",
+                float(p.volume),
+                float(p.price_open),
+                float(p.sl),
+                float(p.tp),
+                int(p.time),
+                int(p.magic),
+                p.comment,
+                float(p.profit),
+                float(p.swap),
+            )))
         return out
 
     def deals(self, date_from: int, date_to: int) -> list[dict[str, Any]]:
@@ -187,55 +203,75 @@ class MT5Adapter:
             raise self._fail("history_deals_get")
         return [d._asdict() for d in raw]
 
+    def position_deals(self, ticket: int) -> list[dict[str, Any]]:
+        """Every deal of one position (``history_deals_get(position=...)``) as plain dicts."""
+        raw = self.mt5.history_deals_get(position=int(ticket))
+        if raw is None:
+            raise self._fail("history_deals_get(position)")
+        return [d._asdict() for d in raw]
+
     # -- trading ------------------------------------------------------------------------------
     def open_market(self, intent: OpenIntent) -> OrderOutcome:
-        """Send a market order opening a position (TRADE_ACTION_DEAL)."""
-        spec = self.symbol_spec(intent.symbol)
+        """Send a market order opening a position (TRADE_ACTION_DEAL); price/SL/TP are rounded
+        to the tick size and digits (SL/TP 0.0 = none)."""
+        symbol = intent.symbol
+        consts = self._order_consts.get(symbol) or self._consts(symbol)
+        type_filling, tick, digits = consts
+        sl, tp = intent.sl, intent.tp
+        comment = COMMENT_PREFIX + intent.client_id
+        if len(comment) > MAX_COMMENT:
+            order_comment(intent.client_id)  # raises the ValueError
+        # rounding as SymbolSpec.round_price: to a multiple of tick_size, then to digits
         request = {
             "action": 1,  # TRADE_ACTION_DEAL
-            "symbol": intent.symbol,
+            "symbol": symbol,
             "volume": float(intent.volume),
             "type": 0 if intent.side == "buy" else 1,
-            "price": spec.round_price(intent.price),
-            "sl": spec.round_price(intent.sl) if intent.sl > 0 else 0.0,
-            "tp": spec.round_price(intent.tp) if intent.tp > 0 else 0.0,
+            "price": round(round(intent.price / tick) * tick, digits),
+            "sl": round(round(sl / tick) * tick, digits) if sl > 0 else 0.0,
+            "tp": round(round(tp / tick) * tick, digits) if tp > 0 else 0.0,
             "deviation": self.deviation,
             "magic": int(intent.magic),
-            "comment": order_comment(intent.client_id),
+            "comment": comment,
             "type_time": 0,  # ORDER_TIME_GTC
-            "type_filling": self._filling[intent.symbol],
+            "type_filling": type_filling,
         }
         return self._send(request)
 
     def close_position(self, intent: CloseIntent) -> OrderOutcome:
-        """Close (part of) a position with an opposite market deal carrying ``position``."""
-        self.symbol_spec(intent.symbol)
-        quote = self.quote(intent.symbol)
+        """Close (part of) a position with an opposite market deal carrying ``position``, at the
+        current Bid (closing a buy) or Ask (closing a sell)."""
+        symbol = intent.symbol
+        type_filling = (self._order_consts.get(symbol) or self._consts(symbol))[0]
+        tick = self.mt5.symbol_info_tick(symbol)
+        if tick is None:
+            raise self._fail(f"symbol_info_tick({symbol!r})")
         closing_buy = intent.side == "buy"
         request = {
             "action": 1,
-            "symbol": intent.symbol,
+            "symbol": symbol,
             "volume": float(intent.volume),
             "type": 1 if closing_buy else 0,
             "position": int(intent.ticket),
-            "price": quote.bid if closing_buy else quote.ask,
+            "price": float(tick.bid) if closing_buy else float(tick.ask),
             "deviation": self.deviation,
             "magic": int(intent.magic),
             "comment": order_comment(intent.client_id),
             "type_time": 0,
-            "type_filling": self._filling[intent.symbol],
+            "type_filling": type_filling,
         }
         return self._send(request)
 
     def modify_sltp(self, intent: ModifyIntent) -> OrderOutcome:
         """Set SL and TP of a position (TRADE_ACTION_SLTP; both levels are always sent)."""
-        spec = self.symbol_spec(intent.symbol)
+        _, tick, digits = self._order_consts.get(intent.symbol) or self._consts(intent.symbol)
+        sl, tp = intent.sl, intent.tp
         request = {
             "action": 6,  # TRADE_ACTION_SLTP
             "symbol": intent.symbol,
             "position": int(intent.ticket),
-            "sl": spec.round_price(intent.sl) if intent.sl > 0 else 0.0,
-            "tp": spec.round_price(intent.tp) if intent.tp > 0 else 0.0,
+            "sl": round(round(sl / tick) * tick, digits) if sl > 0 else 0.0,
+            "tp": round(round(tp / tick) * tick, digits) if tp > 0 else 0.0,
             "magic": int(intent.magic),
             "comment": order_comment(intent.client_id),
         }
@@ -256,17 +292,20 @@ class MT5Adapter:
                 request=request,
                 error=(int(code), str(text)),
             )
-        as_dict = result._asdict()
-        as_dict["request"] = result.request._asdict()
         retcode = int(result.retcode)
-        return OrderOutcome(
-            ok=retcode in ACCEPTED_RETCODES,
-            retcode=retcode,
-            comment=str(result.comment),
-            order=int(result.order),
-            deal=int(result.deal),
-            volume=float(result.volume),
-            price=float(result.price),
-            request=request,
-            result=as_dict,
-        )
+        # OrderOutcome fields, in order: ok retcode comment order deal volume price request
+        # result_given error extra raw (the result dict is built from ``raw`` on access).
+        return _new(OrderOutcome, (
+            retcode in ACCEPTED_RETCODES,
+            retcode,
+            str(result.comment),
+            int(result.order),
+            int(result.deal),
+            float(result.volume),
+            float(result.price),
+            request,
+            None,
+            None,
+            {},
+            result,
+        ))
