@@ -29,11 +29,27 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-StrategyArg = Annotated[Path, typer.Argument(help="Strategy JSON file (web platform format).")]
+StrategyArg = Annotated[
+    list[Path],
+    typer.Argument(help="Strategy JSON file(s) (web platform format); several run side by side."),
+]
 DataOpt = Annotated[
-    str,
+    list[str],
     typer.Option(
-        "--data", help="Bar file (any supported layout) or sample:EURUSD_H1 (backtesting.py's)."
+        "--data",
+        help="Bar file (any supported layout), SYMBOL=FILE for each symbol of a multi-symbol "
+        "run, or sample:EURUSD_H1 (backtesting.py's). Repeatable.",
+    ),
+]
+NewsOpt = Annotated[
+    Path | None,
+    typer.Option("--news", help="Economic calendar CSV (time,currency,impact,title) for newsFilter."),
+]
+TzOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--server-utc-offset",
+        help="Broker server time as a fixed UTC offset in hours (default: UTC+2, UTC+3 in US DST).",
     ),
 ]
 SymbolOpt = Annotated[str | None, typer.Option(help="Broker symbol (default: the strategy's).")]
@@ -75,11 +91,18 @@ def _finish(result: RunResult, report_path: Path | None) -> None:
     from trademaestro.report.build import write_report_json
     from trademaestro.report.render import render_summary
 
-    if result.report is not None:
-        render_summary(result.report, console)
-        if report_path is not None:
-            write_report_json(result.report, report_path)
-            console.print(f"report written to {report_path}")
+    for report in result.reports:
+        render_summary(report, console)
+    if report_path is not None and result.reports:
+        # One instance: the report itself; several: {"runs": [report, ...]}.
+        document = result.reports[0] if len(result.reports) == 1 else {"runs": result.reports}
+        write_report_json(document, report_path)
+        console.print(f"report written to {report_path}")
+    if result.halts:
+        err_console.print(
+            "[bold red]emergency stop:[/] the drawdown limit closed every position and halted all "
+            "strategies (see the log)"
+        )
     if result.status == "interrupted":
         raise typer.Exit(130)
     if result.orders_rejected:
@@ -116,6 +139,8 @@ def backtest(
     symbols: SymbolsOpt = None,
     skip_bad_rows: SkipOpt = False,
     swaps: SwapsOpt = True,
+    news: NewsOpt = None,
+    server_utc_offset: TzOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Backtest STRATEGY on bar data: a fast plain loop through the MT5 emulator."""
@@ -123,8 +148,10 @@ def backtest(
 
     _setup_logging(verbose)
     settings = _settings(
-        strategy=str(strategy),
-        data=data,
+        strategy=tuple(str(p) for p in strategy),
+        data=tuple(data),
+        news_file=news,
+        server_utc_offset=server_utc_offset,
         symbol=symbol,
         balance=balance,
         spread_points=spread,
@@ -155,6 +182,8 @@ def run(
     symbols: SymbolsOpt = None,
     skip_bad_rows: SkipOpt = False,
     swaps: SwapsOpt = True,
+    news: NewsOpt = None,
+    server_utc_offset: TzOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the executor in paper mode: replay the data into the MT5 emulator in real time."""
@@ -165,8 +194,10 @@ def run(
         raise typer.Exit(2)
     _setup_logging(verbose)
     settings = _settings(
-        strategy=str(strategy),
-        data=data,
+        strategy=tuple(str(p) for p in strategy),
+        data=tuple(data),
+        news_file=news,
+        server_utc_offset=server_utc_offset,
         symbol=symbol,
         balance=balance,
         spread_points=spread,
@@ -188,7 +219,7 @@ def run(
         transient=True,
         disable=not err_console.is_terminal,
     ) as bar:
-        task = bar.add_task(strategy.name, total=None)
+        task = bar.add_task(", ".join(p.name for p in strategy), total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
