@@ -1,5 +1,6 @@
 """Parity: the paper executor (asyncio runtime, bars read back through the adapter one at a
-time, streaming indicators) trades exactly like the backtest (vectorised signals)."""
+time, streaming indicators) trades exactly like the backtest (vectorised signals), for every
+example strategy."""
 
 from __future__ import annotations
 
@@ -12,43 +13,68 @@ from trademaestro.runtime.paper import run_paper
 from trademaestro.runtime.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((ROOT / "examples/strategies").glob("xauusd_*.json"))
+EXAMPLES = ROOT / "examples/strategies"
+NEWS = ROOT / "examples/news/usd_high_impact_2024_2026.csv"
+
+# example -> data specs (relative to the shared data folder); 2024 Q1 keeps the suite quick.
+CASES: dict[str, tuple[str, ...]] = {
+    "xauusd_m15_ema_cross": ("XAUUSD_M15_2024Q1.csv",),
+    "xauusd_m15_rsi_reversion": ("XAUUSD_M15_2024Q1.csv",),
+    "xauusd_m15_macd_ema200": ("XAUUSD_M15_2024Q1.csv",),
+    "xauusd_m15_managed_exits": ("XAUUSD_M15_2024Q1.csv",),
+    "xauusd_m15_atr_kelly": ("XAUUSD_M15.csv",),
+    "xauusd_m15_risk_limits": ("XAUUSD_M15.csv",),
+    "xauusd_m15_filtered": ("XAUUSD_M15.csv",),
+    "xauusd_m15_mtf_trend": ("XAUUSD_M15_2024Q1.csv",),
+    "eurusd_h1_ema_cross": ("EURUSD_H1.csv",),
+    "fx_m15_multi_symbol": (
+        "EURUSD=EURUSD_M15.csv",
+        "GBPUSD=GBPUSD_M15.csv",
+        "USDJPY=USDJPY_M15.csv",
+    ),
+}
 
 
-def _both(strategy: Path, data: Path, tmp_path: Path) -> tuple[dict, dict]:
-    common = {"strategy": str(strategy), "data": str(data), "commission_per_lot": 3.5}
-    bt = run_backtest(RunSettings(**common, db_path=tmp_path / "bt.sqlite"))
-    paper = run_paper(RunSettings(**common, db_path=tmp_path / "paper.sqlite", speed=0.0))
-    assert bt.report is not None and paper.report is not None
+def _data(shared: Path, specs: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for spec in specs:
+        sym, _, name = spec.rpartition("=")
+        out.append(f"{sym}={shared / name}" if sym else str(shared / name))
+    return tuple(out)
+
+
+def test_every_example_is_covered() -> None:
+    assert {p.stem for p in EXAMPLES.glob("*.json")} == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_parity(name: str, shared_data: Path, tmp_path: Path) -> None:
+    common = {
+        "strategy": str(EXAMPLES / f"{name}.json"),
+        "data": _data(shared_data, CASES[name]),
+        "commission_per_lot": 3.5,
+        "news_file": NEWS,
+    }
+    bt = run_backtest(RunSettings(**common, db_path=tmp_path / "bt.sqlite"))  # type: ignore[arg-type]
+    paper = run_paper(RunSettings(**common, db_path=tmp_path / "p.sqlite", speed=0.0))  # type: ignore[arg-type]
     assert paper.status == "completed"
-    return bt.report, paper.report
+    assert bt.reports and len(paper.reports) == len(bt.reports)
+    assert sum(len(r["trades"]) for r in bt.reports) > 0, f"{name} should trade"
+    for ours, theirs in zip(paper.reports, bt.reports, strict=True):
+        assert ours["trades"] == theirs["trades"]
+        assert ours["stats"] == theirs["stats"]
+        assert ours["final_balance"] == theirs["final_balance"]
+    assert paper.halts == bt.halts
 
 
 def test_parity_on_the_full_xauusd_m15_data(shared_data: Path, tmp_path: Path) -> None:
-    bt, paper = _both(
-        ROOT / "examples/strategies/xauusd_m15_ema_cross.json",
-        shared_data / "XAUUSD_M15.csv",
-        tmp_path,
-    )
-    assert len(bt["trades"]) > 2000
-    assert paper["trades"] == bt["trades"]
-    assert paper["stats"] == bt["stats"]
-    assert paper["final_balance"] == bt["final_balance"]
-
-
-@pytest.mark.parametrize("strategy", EXAMPLES, ids=lambda p: p.stem)
-def test_parity_for_every_example_on_2024q1(
-    strategy: Path, shared_data: Path, tmp_path: Path
-) -> None:
-    bt, paper = _both(strategy, shared_data / "XAUUSD_M15_2024Q1.csv", tmp_path)
-    assert bt["trades"], f"{strategy.name} should trade in 2024 Q1"
-    assert paper["trades"] == bt["trades"]
-
-
-def test_parity_on_eurusd_h1(shared_data: Path, tmp_path: Path) -> None:
-    bt, paper = _both(
-        ROOT / "examples/strategies/eurusd_h1_ema_cross.json",
-        shared_data / "EURUSD_H1.csv",
-        tmp_path,
-    )
-    assert bt["trades"] and paper["trades"] == bt["trades"]
+    common = {
+        "strategy": str(EXAMPLES / "xauusd_m15_ema_cross.json"),
+        "data": str(shared_data / "XAUUSD_M15.csv"),
+    }
+    bt = run_backtest(RunSettings(**common, db_path=tmp_path / "bt.sqlite"))  # type: ignore[arg-type]
+    paper = run_paper(RunSettings(**common, db_path=tmp_path / "p.sqlite", speed=0.0))  # type: ignore[arg-type]
+    assert bt.report is not None and paper.report is not None
+    assert len(bt.report["trades"]) > 2000
+    assert paper.report["trades"] == bt.report["trades"]
+    assert paper.report["stats"] == bt.report["stats"]
