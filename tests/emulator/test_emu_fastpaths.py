@@ -177,3 +177,32 @@ def test_floating_cache_follows_quotes(xau_m15: np.ndarray) -> None:
     assert emu.account_info().equity == 9955.0
     with pytest.raises(AttributeError):
         emu.positions_get()[0].profit = 1.0  # type: ignore[misc]
+
+
+def test_history_lookups_follow_new_records(xau_m15: np.ndarray) -> None:
+    emu = make_emu(xau_m15, balance=1e6)
+    for i in range(200, 260):
+        emu.replay.open_bar("XAUUSD", i)
+        res = emu.order_send({"action": 1, "symbol": "XAUUSD", "volume": 0.02,
+                              "type": i % 2, "sl": 0.0})
+        assert res.retcode == 10009
+        if i % 3 == 0:  # close half of the oldest position
+            pos = emu.positions_get()[0]
+            emu.order_send({"action": 1, "symbol": "XAUUSD", "volume": 0.01,
+                            "type": 1 - pos.type, "position": pos.ticket})
+        deals = emu.history_deals_get(0, 2**31 - 1)
+        orders = emu.history_orders_get(0, 2**31 - 1)
+        for ticket in (res.order, res.order - 3, res.order + 1):
+            assert emu.history_deals_get(position=ticket) == tuple(
+                d for d in deals if d.position_id == ticket)
+            assert emu.history_deals_get(ticket=ticket) == tuple(
+                d for d in deals if d.order == ticket)
+            assert emu.history_orders_get(ticket=ticket) == tuple(
+                o for o in orders if o.ticket == ticket)
+            assert emu.history_orders_get(position=ticket) == tuple(
+                o for o in orders if o.position_id == ticket)
+        emu.replay.run_bar("XAUUSD", i)
+    first = emu.history_deals_get(position=1000001)
+    assert [d.entry for d in first] == [0, 1, 1] and first[0].order == 1000001  # two halves
+    emu._config.deals_ticket_matches = "ticket"
+    assert emu.history_deals_get(ticket=first[1].ticket) == (first[1],)

@@ -68,12 +68,24 @@ class Ledger:
         self._totals = (0.0, 0.0, 0.0)
         self._figures_seq = -1
         self._figures = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self._indexes: dict[tuple[int, int], _RecordIndex] = {}
         self._clock = clock
         if config.deposit_deal and config.balance > 0:
             self.deals.append(tuple.__new__(TradeDeal, (
                 self._deal_ticket(), 0, 0, 0, DEAL_TYPE_BALANCE, DEAL_ENTRY_IN, 0, 0, 0, 0.0,
                 0.0, 0.0, 0.0, self.balance, 0.0, "", "Initial deposit", "",
             )))
+
+    # ----------------------------------------------------------------- history look-ups
+    def matching(self, records: list[Any], column: int, key: int) -> tuple[Any, ...]:
+        """The records of ``records`` (``deals`` or ``history_orders``: append-only lists)
+        whose field ``column`` equals ``key``, in their order (an index per column, extended
+        with the records appended since the last look-up; O(1) instead of a scan)."""
+        index = self._indexes.get((id(records), column))
+        if index is None or index.records is not records or index.size > len(records):
+            index = _RecordIndex(records, column)
+            self._indexes[(id(records), column)] = index
+        return index.get(key)
 
     # ----------------------------------------------------------------- clock and tickets
     def time(self) -> int:
@@ -272,3 +284,28 @@ class Ledger:
             pos.k = money if pos.is_buy else -money
 
 
+
+
+class _RecordIndex:
+    """Records of an append-only list grouped by one field, caught up lazily."""
+
+    __slots__ = ("column", "groups", "records", "size")
+
+    def __init__(self, records: list[Any], column: int) -> None:
+        self.records = records
+        self.column = column
+        self.size = 0
+        self.groups: dict[Any, list[Any]] = {}
+
+    def get(self, key: Any) -> tuple[Any, ...]:
+        records = self.records
+        if self.size < len(records):
+            groups, column = self.groups, self.column
+            for record in records[self.size:]:
+                group = groups.get(record[column])
+                if group is None:
+                    groups[record[column]] = [record]
+                else:
+                    group.append(record)
+            self.size = len(records)
+        return tuple(self.groups.get(key, ()))

@@ -175,7 +175,7 @@ class QueriesMixin(EmulatorBase):
         else:
             raise ArgError("Invalid arguments")
         self._online()
-        return tuple(r for r in records if r[index] == wanted)
+        return self._ledger.matching(records, index, wanted)
 
     @api("kw")
     def history_orders_get(self, *args: Any, **kwargs: Any) -> tuple[Any, ...] | None:
