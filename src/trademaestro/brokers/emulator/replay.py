@@ -65,6 +65,8 @@ class Replay:
         self._markets = ledger.markets
         self._next_rollover = 0
         self._so = config.margin_so_so
+        self._qe = 0.0  # _quick_equity at ledger.seq == _qe_seq
+        self._qe_seq = -1
 
     @property
     def now(self) -> int:
@@ -180,8 +182,11 @@ class Replay:
         return balance, round(self._quick_equity(), ledger.digits)
 
     def _quick_equity(self) -> float:
-        """Balance + floating profit + swaps at the current quotes, unrounded."""
+        """Balance + floating profit + swaps at the current quotes, unrounded (cached until
+        ``Ledger.seq`` moves: every quote, fill and swap charge moves it)."""
         ledger = self._ledger
+        if self._qe_seq == ledger.seq:
+            return self._qe
         equity = ledger.balance
         for pos in ledger.positions.values():
             k = pos.k
@@ -190,6 +195,8 @@ class Replay:
                 equity += k * ((q.bid if pos.is_buy else q.ask) - pos.price_open) + pos.swap
             else:
                 equity += ledger.floating(pos) + pos.swap
+        self._qe = equity
+        self._qe_seq = ledger.seq
         return equity
 
     # ------------------------------------------------------------------ inside a bar
