@@ -68,6 +68,16 @@ class Books:
                 out.append(ticket)
         return out
 
+    def forget_closed(self, positions: list[Position]) -> None:
+        """Drop remembered positions that are no longer open (without reading deals)."""
+        if len(positions) == len(self.volumes):
+            return
+        current = {p.ticket for p in positions}
+        for ticket in [t for t in self.volumes if t not in current]:
+            self.volumes.pop(ticket, None)
+            self.memos.pop(ticket, None)
+            self.open_results.pop(ticket, None)
+
     def settle(self, ticket: int, deals: list[dict[str, Any]], positions: list[Position]) -> bool:
         """Count the new deals of ``ticket``; returns True when the position is fully closed."""
         for deal in deals:

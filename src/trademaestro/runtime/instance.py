@@ -42,6 +42,7 @@ from trademaestro.filters.chain import FilterChain
 from trademaestro.indicators.keys import SeriesKey
 from trademaestro.risk.account import AccountRiskState
 from trademaestro.risk.kelly import KellyStats, kelly_risk_percent
+from trademaestro.risk.limits import RiskLimits
 from trademaestro.risk.volatility import rule_multiplier
 from trademaestro.runtime.accounting import Books
 from trademaestro.runtime.barstore import BarStore
@@ -84,6 +85,7 @@ class StrategyInstance:
         open_symbols: returns the symbols in which the account holds positions (correlation).
         key: the instance's id: the strategy id, ``<strategy id>@<symbol>`` when the strategy
             runs on several symbols.
+        risk_limits: the strategy's limits (they decide which books the instance must keep).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class StrategyInstance:
         stop_atr: SeriesKey | None,
         open_symbols: Callable[[], frozenset[str]],
         key: str,
+        risk_limits: RiskLimits | None = None,
     ) -> None:
         self.key = key
         self.plan = plan
@@ -110,6 +113,7 @@ class StrategyInstance:
         self.recorder = recorder
         self.stop_atr = stop_atr
         self.open_symbols = open_symbols
+        risk_limits = risk_limits or RiskLimits(None, None, None)
         self.books = Books()
         self.signals: SignalSource | None = None
         self.maybe_open = False
@@ -124,6 +128,24 @@ class StrategyInstance:
         sizing = plan.sizing
         self._sizing_atr = (
             SeriesKey("atr", (sizing.atr_period,)) if sizing.atr_multiplier is not None else None
+        )
+        self._needs_open_symbols = any(f.name == "correlation" for f in filters.filters)
+        # Nothing to check before sizing: no filter, no volatility rule, no Kelly, no ATR sizing.
+        self._plain_gate = (
+            not filters.filters
+            and sizing.volatility_threshold is None
+            and sizing.kelly is None
+            and sizing.atr_multiplier is None
+        )
+        limits = risk_limits
+        # The books (realized P/L today, closed results, last trade time) are needed by the
+        # daily loss limits, the Kelly sizer and the cooldown filter; otherwise closed positions
+        # are only forgotten, without reading their deals.
+        self._needs_books = (
+            limits.max_daily_loss is not None
+            or limits.max_daily_loss_percent is not None
+            or sizing.kelly is not None
+            or any(f.name == "cooldown" for f in filters.filters)
         )
 
     # -- the bar -----------------------------------------------------------------------------
@@ -150,11 +172,12 @@ class StrategyInstance:
         if spec.currency_profit != account.currency:
             # The tick value of a symbol quoted in another currency moves with the rate.
             spec = adapter.symbol_spec(plan.symbol, refresh=True)
-        floating = sum(p.profit + p.swap for p in positions)
-        for event in self.risk.update_strategy(
-            self.key, quote.time, self.books.realized(quote.time), floating
-        ):
-            log.warning("%s: %s", plan.strategy_id, event.reason)
+        if self._needs_books:
+            floating = sum(p.profit + p.swap for p in positions)
+            for event in self.risk.update_strategy(
+                self.key, quote.time, self.books.realized(quote.time), floating
+            ):
+                log.warning("%s: %s", plan.strategy_id, event.reason)
         stop_atr = self.store.value(self.stop_atr, i) if self.stop_atr is not None else math.nan
         bar = BarInput(
             time=quote.time,
@@ -221,6 +244,8 @@ class StrategyInstance:
         allowed, reason = self.risk.can_enter(self.key)
         if not allowed:
             return EntryGate(False, reason)
+        if self._plain_gate:
+            return OPEN_GATE
         side: Side = "buy" if entry.get("buy", False) else "sell"
         result = self.filters.evaluate(
             EntryContext(
@@ -233,7 +258,7 @@ class StrategyInstance:
                 spec=bar.spec,
                 atr={p: self.store.value(k, i) for p, k in self._filter_atr.items()},
                 last_trade_time=self.books.last_trade_time,
-                open_symbols=self.open_symbols(),
+                open_symbols=self.open_symbols() if self._needs_open_symbols else frozenset(),
             )
         )
         for verdict in result.verdicts:
@@ -270,7 +295,11 @@ class StrategyInstance:
         return EntryGate(True, result.reason, multiplier, kelly_percent, sizing_atr)
 
     def _settle(self, positions: list[Position]) -> None:
-        """Settle remembered positions that closed or shrank (from their deals)."""
+        """Settle remembered positions that closed or shrank (from their deals when the books
+        are needed, else just forget the closed ones)."""
+        if not self._needs_books:
+            self.books.forget_closed(positions)
+            return
         for ticket in self.books.changed(positions):
             deals = self.adapter.position_deals(ticket)
             if self.books.settle(ticket, deals, positions):

@@ -220,7 +220,8 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
                 "rules", str(exc), "series the engine can compute", source=path
             ) from exc
         key = f"{plan.strategy_id}@{sym}" if multi[path] else plan.strategy_id
-        risk.add_strategy(key, risk_limits_of(spec_doc.risk_management))
+        limits = risk_limits_of(spec_doc.risk_management)
+        risk.add_strategy(key, limits)
         instance = StrategyInstance(
             plan=plan,
             store=store,
@@ -232,6 +233,7 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             stop_atr=stop_atr,
             open_symbols=open_symbols,
             key=key,
+            risk_limits=limits,
         )
         for warning in strategy.warnings:
             log.warning("%s: %s", path, warning)
