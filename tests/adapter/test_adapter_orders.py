@@ -204,3 +204,20 @@ def test_prices_rounded_like_the_spec(price: float, sl: float, tp: float, symbol
     assert sent["volume"] == 1.0 and type(sent["volume"]) is float and sent["type"] == 1
     ticks = sent["price"] / spec.tick_size
     assert math.isclose(ticks, round(ticks), abs_tol=1e-6)
+
+
+def test_position_deals(xau_bars: Bars) -> None:
+    adapter, mt5 = make_adapter(xau_bars)
+    mt5.emu.replay.open_bar("XAUUSD", 0)
+    first = adapter.open_market(_open(sl=0.0, tp=0.0, client="a")).order
+    second = adapter.open_market(_open(sl=0.0, tp=0.0, client="b")).order
+    mt5.emu.replay.run_bar("XAUUSD", 0)
+    mt5.emu.replay.open_bar("XAUUSD", 1)
+    adapter.close_position(CloseIntent(strategy_id="s", symbol="XAUUSD", ticket=first,
+                                       side="buy", volume=0.1, magic=77, client_id="c",
+                                       reason="signal"))
+    deals = adapter.position_deals(first)
+    assert [(d["position_id"], d["entry"], d["price"], d["profit"]) for d in deals] == [
+        (first, 0, ASK0, 0.0), (first, 1, BID1, -4.5)]
+    assert [d["comment"] for d in adapter.position_deals(second)] == ["tm b"]
+    assert adapter.position_deals(999) == []
