@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import talib
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
 from tests.filters.conftest import bar_at
 from tests.filters.helpers import EUR, JPY, XAU, ctx, st
-from trademaestro.core.errors import ConfigError, StrategyError
+from trademaestro.core.errors import ConfigError
 from trademaestro.filters import SpreadFilter, VolatilityFilter, spread_pips
 from trademaestro.strategy.limits import SpreadFilter as SpreadModel
 from trademaestro.strategy.limits import VolatilityFilter as VolatilityModel
@@ -136,11 +137,13 @@ def test_volatility_from_model_and_errors() -> None:
     f = VolatilityFilter.from_model(model)
     assert (f.period, f.min_atr, f.max_atr, f.action) == (21, 1.0, 15.0, "SKIP")
     assert f.describe() == "volatility: ATR(21) within [1, 15] else skip"
-    big = VolatilityModel.model_validate({"maxATR": 15, "action": "REDUCE_SIZE",
-                                          "multiplier": 2})
-    with pytest.raises(StrategyError) as err:
-        VolatilityFilter.from_model(big, path="filters.volatilityFilter")
-    assert err.value.json_path == "filters.volatilityFilter.multiplier"
+    # A multiplier above 1 never gets this far: the strategy model rejects it at load.
+    with pytest.raises(ValidationError, match=r"\(0, 1\]"):
+        VolatilityModel.model_validate({"maxATR": 15, "action": "REDUCE_SIZE", "multiplier": 2})
+    normal = VolatilityFilter.from_model(
+        VolatilityModel.model_validate({"maxATR": 15, "action": "NORMAL", "multiplier": 0.5})
+    )
+    assert normal.describe() == "volatility: ATR(14) within [-, 15] else normal size"
     with pytest.raises(ConfigError, match="minATR <= maxATR"):
         VolatilityFilter(period=14, min_atr=3, max_atr=2)
     with pytest.raises(ConfigError, match="minATR and/or maxATR"):

@@ -49,10 +49,8 @@ def test_switched_off_parts_stay_plain() -> None:
 
 
 def test_reduce_in_high_volatility_needs_a_threshold() -> None:
-    spec = load_strategy(_doc(dynamicRisk={"riskPercentage": 1.0,
-                                           "reduceInHighVolatility": True})).spec
+    # Rejected when the strategy loads (the model), with the JSON path.
     with pytest.raises(StrategyError) as info:
-        sizing_rule_of(spec.risk_management, spec.dynamic_risk,
-                       path="rules.dynamicRisk")
+        load_strategy(_doc(dynamicRisk={"riskPercentage": 1.0, "reduceInHighVolatility": True}))
     assert info.value.json_path == "rules.dynamicRisk.volatilityThreshold"
     assert "reduceInHighVolatility" in info.value.allowed

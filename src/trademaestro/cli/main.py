@@ -43,7 +43,9 @@ DataOpt = Annotated[
 ]
 NewsOpt = Annotated[
     Path | None,
-    typer.Option("--news", help="Economic calendar CSV (time,currency,impact,title) for newsFilter."),
+    typer.Option(
+        "--news", help="Economic calendar CSV (time,currency,impact,title) for newsFilter."
+    ),
 ]
 TzOpt = Annotated[
     float | None,

@@ -5,9 +5,9 @@ ATR(``period``) of the last closed bar (price units, Wilder's ATR as computed by
 inclusive. Outside: ``SKIP`` denies, ``REDUCE_SIZE`` allows × ``multiplier``. An unknown ATR (NaN
 or missing: indicator warm-up) denies, whatever the action, because the filter cannot tell.
 
-The strategy model accepts the actions ``SKIP`` and ``REDUCE_SIZE`` (the format's wording "SKIP,
-NORMAL or a multiplier" maps to ``SKIP`` and ``REDUCE_SIZE`` × ``multiplier``; ``NORMAL`` is not
-accepted by the model).
+The strategy model accepts the actions ``SKIP``, ``REDUCE_SIZE`` and ``NORMAL`` (trade at normal
+size; the decision is still logged with the ATR), and a number as the action (``REDUCE_SIZE`` × that
+number): the format's "SKIP, NORMAL or a multiplier".
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class VolatilityFilter:
 
     def __init__(self, *, period: int, min_atr: float | None = None,
                  max_atr: float | None = None,
-                 action: Literal["SKIP", "REDUCE_SIZE"] = "SKIP",
+                 action: Literal["SKIP", "REDUCE_SIZE", "NORMAL"] = "SKIP",
                  multiplier: float = 1.0) -> None:
         if min_atr is None and max_atr is None:
             raise ConfigError("volatility filter: give minATR and/or maxATR (price units)")
@@ -64,7 +64,9 @@ class VolatilityFilter:
         Raises:
             StrategyError: a ``multiplier`` above 1 (a filter never enlarges a trade).
         """
-        multiplier = 1.0 if model.multiplier is None else model.multiplier
+        multiplier = (
+            1.0 if model.multiplier is None or model.action == "NORMAL" else model.multiplier
+        )
         if model.action == "REDUCE_SIZE" and multiplier > 1:
             raise StrategyError(f"{path}.{model.key_of('multiplier')}", multiplier,
                                 "a size multiplier in (0, 1]")
@@ -82,10 +84,14 @@ class VolatilityFilter:
         text = f"ATR({self.period}) {atr:.6g}"
         if self.action == "SKIP":
             return Verdict(self.name, False, 1.0, f"{text} outside {self._bounds}")
+        if self.action == "NORMAL":
+            return Verdict(self.name, True, 1.0, f"{text} outside {self._bounds}: normal size")
         return Verdict(self.name, True, self.multiplier,
                        f"{text} outside {self._bounds}: size × {self.multiplier:g}")
 
     def describe(self) -> str:
         """E.g. ``volatility: ATR(14) within [1, 15] else skip``."""
-        rest = "skip" if self.action == "SKIP" else f"size × {self.multiplier:g}"
+        rest = {"SKIP": "skip", "NORMAL": "normal size"}.get(
+            self.action, f"size × {self.multiplier:g}"
+        )
         return f"volatility: ATR({self.period}) within {self._bounds} else {rest}"

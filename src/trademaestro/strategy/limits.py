@@ -76,6 +76,9 @@ class DynamicRisk(StrategyModel):
 
     @model_validator(mode="after")
     def _check(self) -> DynamicRisk:
+        if self.reduceInHighVolatility and self.volatilityThreshold is None:
+            fail(MISSING, "a number > 0 (ATR / its average) with reduceInHighVolatility",
+                 "volatilityThreshold")
         if self.useATRSizing and self.atrMultiplier is None:
             fail(MISSING, "a number > 0 (stop = atrMultiplier × ATR) with useATRSizing",
                  "atrMultiplier")
@@ -117,6 +120,8 @@ class SessionFilter(StrategyModel):
                  "a non-empty list of " + ", ".join(SESSIONS), "allowedSessions")
         if self.action == "scale" and self.riskMultiplier is None:
             fail(MISSING, "a number > 0 with action scale", "riskMultiplier")
+        if self.riskMultiplier is not None and self.riskMultiplier > 1:
+            fail(self.riskMultiplier, "a size multiplier in (0, 1]", "riskMultiplier")
         return self
 
 
@@ -146,14 +151,29 @@ class SpreadFilter(StrategyModel):
 
 
 class VolatilityFilter(StrategyModel):
-    """Trade only while ATR(``period``) is within [``minATR``, ``maxATR``] (price units)."""
+    """Trade only while ATR(``period``) is within [``minATR``, ``maxATR``] (price units).
+
+    Outside the bounds: ``SKIP`` skips, ``REDUCE_SIZE`` trades × ``multiplier``, ``NORMAL`` trades
+    at normal size (the decision is still logged). A number as the action (``"action": 0.5``) means
+    ``REDUCE_SIZE`` with that multiplier."""
 
     enabled: bool = True
     minATR: NonNegative | None = None  # noqa: N815 - the format's key
     maxATR: Positive | None = None  # noqa: N815 - the format's key
     period: Period = 14
-    action: Literal["SKIP", "REDUCE_SIZE"] = "SKIP"
+    action: Literal["SKIP", "REDUCE_SIZE", "NORMAL"] = "SKIP"
     multiplier: Positive | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numeric_action(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            action = data.get("action")
+            if isinstance(action, int | float) and not isinstance(action, bool):
+                if "multiplier" in data:
+                    fail(data, "either a numeric action or a multiplier, not both", "action")
+                return {**data, "action": "REDUCE_SIZE", "multiplier": action}
+        return data
 
     @field_validator("action", mode="before")
     @classmethod
@@ -168,6 +188,8 @@ class VolatilityFilter(StrategyModel):
             fail({"minATR": self.minATR, "maxATR": self.maxATR}, "minATR <= maxATR", "minATR")
         if self.action == "REDUCE_SIZE" and self.multiplier is None:
             fail(MISSING, "a number > 0 with action REDUCE_SIZE", "multiplier")
+        if self.multiplier is not None and self.multiplier > 1:
+            fail(self.multiplier, "a size multiplier in (0, 1]", "multiplier")
         return self
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import field_validator, model_validator
 
 from trademaestro.core.timeframes import Timeframe
+from trademaestro.indicators.mtf import check_higher_timeframe
 from trademaestro.strategy._base import MISSING, StrategyModel, fail, join
 from trademaestro.strategy.conditions import (
     ConditionNode,
@@ -161,6 +162,12 @@ class StrategySpec(StrategyModel):
             if tf is not None and tf.seconds < self.timeframe.seconds:
                 fail(tf.name, f"{self.timeframe.name} or a higher timeframe "
                      "(the strategy's own timeframe or above)", join(path, "timeframe"))
+            if tf is not None and tf != self.timeframe:
+                try:
+                    check_higher_timeframe(self.timeframe, tf)
+                except ValueError:
+                    fail(tf.name, f"a whole multiple of the strategy's {self.timeframe.name} "
+                         "(its bars are built from the strategy's bars)", join(path, "timeframe"))
         return self
 
     def condition_nodes(self) -> Iterator[tuple[ConditionNode, str]]:
