@@ -34,7 +34,7 @@ StrategyArg = Annotated[
     typer.Argument(help="Strategy JSON file(s) (web platform format); several run side by side."),
 ]
 DataOpt = Annotated[
-    list[str],
+    list[str] | None,
     typer.Option(
         "--data",
         help="Bar file (any supported layout), SYMBOL=FILE for each symbol of a multi-symbol "
@@ -45,6 +45,14 @@ NewsOpt = Annotated[
     Path | None,
     typer.Option(
         "--news", help="Economic calendar CSV (time,currency,impact,title) for newsFilter."
+    ),
+]
+TicksOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ticks",
+        help="Tick file (FILE or SYMBOL=FILE): replay that symbol tick by tick (needed by "
+        "intrabar strategies in a backtest).",
     ),
 ]
 TzOpt = Annotated[
@@ -131,7 +139,7 @@ def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
 @app.command()
 def backtest(
     strategy: StrategyArg,
-    data: DataOpt,
+    data: DataOpt = None,
     symbol: SymbolOpt = None,
     balance: BalanceOpt = 10_000.0,
     spread: SpreadOpt = None,
@@ -142,6 +150,7 @@ def backtest(
     skip_bad_rows: SkipOpt = False,
     swaps: SwapsOpt = True,
     news: NewsOpt = None,
+    ticks: TicksOpt = None,
     server_utc_offset: TzOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -151,8 +160,9 @@ def backtest(
     _setup_logging(verbose)
     settings = _settings(
         strategy=tuple(str(p) for p in strategy),
-        data=tuple(data),
+        data=tuple(data or ()),
         news_file=news,
+        ticks=ticks,
         server_utc_offset=server_utc_offset,
         symbol=symbol,
         balance=balance,
@@ -171,7 +181,7 @@ def backtest(
 @app.command()
 def run(
     strategy: StrategyArg,
-    data: DataOpt,
+    data: DataOpt = None,
     speed: Annotated[
         float, typer.Option(help="Replay speed × real time; 0 = as fast as possible.")
     ] = 1.0,
@@ -185,6 +195,7 @@ def run(
     skip_bad_rows: SkipOpt = False,
     swaps: SwapsOpt = True,
     news: NewsOpt = None,
+    ticks: TicksOpt = None,
     server_utc_offset: TzOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -197,8 +208,9 @@ def run(
     _setup_logging(verbose)
     settings = _settings(
         strategy=tuple(str(p) for p in strategy),
-        data=tuple(data),
+        data=tuple(data or ()),
         news_file=news,
+        ticks=ticks,
         server_utc_offset=server_utc_offset,
         symbol=symbol,
         balance=balance,

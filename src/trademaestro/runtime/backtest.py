@@ -19,6 +19,7 @@ from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
 from trademaestro.runtime.signals import VectorSignals
+from trademaestro.runtime.ticks import TickStepper
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ def result_of(
 
 def backtest_session(session: Session) -> RunResult:
     """Run the backtest loop on an opened session and finish it."""
+    if session.tick_symbol is not None:
+        return _tick_backtest(session)
     replayer = Replayer(session)
     status, error = "failed", None
     reports: list[dict[str, Any]] = []
@@ -111,6 +114,31 @@ def backtest_session(session: Session) -> RunResult:
             if session.store is not None:
                 session.store.close()
     return result_of(session, reports, len(replayer), status, replayer.tracker.halts)
+
+
+def _tick_backtest(session: Session) -> RunResult:
+    """The backtest of a tick-driven session (see :mod:`trademaestro.runtime.ticks`)."""
+    stepper = TickStepper(session)
+    status, error = "failed", None
+    reports: list[dict[str, Any]] = []
+    try:
+        step = stepper.step
+        for k in range(len(stepper)):
+            step(k)
+        status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        try:
+            reports = finish_session(session, stepper.tracker, status, error)
+        finally:
+            if session.store is not None:
+                session.store.close()
+    return result_of(session, reports, len(stepper), status, stepper.tracker.halts)
 
 
 def _loop(session: Session, replayer: Replayer) -> None:

@@ -7,6 +7,7 @@ the values at bar ``i`` are identical either way.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -83,6 +84,14 @@ class BarStore:
                 atr, avg = update(h, low, c)
                 self.atr_now.append(atr)
                 self.atr_average.append(avg)
+
+    def with_forming(self, forming: np.ndarray) -> BarStore:
+        """A scratch copy extended with the forming bar (intrabar evaluation); self is untouched.
+
+        Costs a copy of the store (O(bars)): intrabar evaluations happen every few seconds."""
+        scratch = copy.deepcopy(self)
+        scratch.extend(np.asarray(forming).reshape(-1)[-1:])
+        return scratch
 
     def value(self, key: SeriesKey, i: int) -> float:
         """Series value at bar ``i`` (NaN when unknown)."""

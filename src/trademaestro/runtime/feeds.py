@@ -23,11 +23,13 @@ _SYMBOL_SPEC = re.compile(r"^([A-Za-z0-9._#-]{2,29})=(.+)$")
 
 @dataclass(frozen=True, slots=True)
 class SymbolFeed:
-    """The bars replayed for one symbol (RATES dtype, ascending server time)."""
+    """The bars replayed for one symbol (RATES dtype, ascending server time); for a tick-driven
+    symbol, also its ticks (TICKS dtype) — the bars are then built from them."""
 
     symbol: str
     path: Path
     bars: LoadedBars
+    ticks: np.ndarray | None = None
 
     @property
     def rates(self) -> np.ndarray:
@@ -75,6 +77,14 @@ def parse_data_specs(specs: Sequence[str], symbols: Iterable[str]) -> dict[str, 
             f"--data: no data for {', '.join(missing)}; allowed: --data SYMBOL=FILE for each"
         )
     return named
+
+
+def split_symbol_spec(spec: str) -> tuple[str | None, str]:
+    """``SYMBOL=FILE`` → (SYMBOL, FILE); ``FILE`` → (None, FILE)."""
+    m = _SYMBOL_SPEC.match(spec)
+    if m and not Path(spec).exists():
+        return m.group(1), m.group(2)
+    return None, spec
 
 
 def load_feeds(specs: dict[str, str], *, skip_bad_rows: bool) -> dict[str, SymbolFeed]:

@@ -23,6 +23,8 @@ import logging
 import math
 from collections.abc import Callable
 
+import numpy as np
+
 from trademaestro.brokers.mt5.adapter import MT5Adapter
 from trademaestro.brokers.port import Position, Quote
 from trademaestro.execution.decide import (
@@ -47,7 +49,8 @@ from trademaestro.risk.volatility import rule_multiplier
 from trademaestro.runtime.accounting import Books
 from trademaestro.runtime.barstore import BarStore
 from trademaestro.runtime.recording import Recorder
-from trademaestro.runtime.signals import SignalSource
+from trademaestro.runtime.signals import SignalSource, StreamingSignals
+from trademaestro.strategy.rules import Condition
 
 log = logging.getLogger("trademaestro.instance")
 
@@ -116,6 +119,9 @@ class StrategyInstance:
         risk_limits = risk_limits or RiskLimits(None, None, None)
         self.books = Books()
         self.signals: SignalSource | None = None
+        # The rule trees (entry by side, exit), for intrabar evaluation on a scratch store.
+        self.rules: tuple[dict[Side, Condition], Condition | None] | None = None
+        self._entered_bar = -1
         self.maybe_open = False
         # Position management acts on every closed bar while positions are open; without it
         # the instance only needs to act on bars with a signal (closes are settled then).
@@ -153,6 +159,21 @@ class StrategyInstance:
         """Decide and act at closed bar ``i`` (the broker's quote is the next bar's first tick)."""
         signals = self.signals
         assert signals is not None, "the driver sets the signal source"
+        self._act(i, signals, self.store)
+
+    def on_intrabar(self, forming: np.ndarray) -> None:
+        """Evaluate the forming bar (intrabar mode): its series come from a scratch copy of the
+        bar store extended with the bar so far (``forming``: one RATES record, the broker's
+        ``copy_rates_from_pos(symbol, timeframe, 0, 1)``); crosses compare the last closed bar
+        with the forming one, and the position manager sees the forming bar's extremes so far.
+        At most one entry per bar: the bar's close does not enter again."""
+        if self.rules is None:
+            raise RuntimeError("intrabar evaluation needs the instance's rules")
+        scratch = self.store.with_forming(forming)
+        entry, exit_rule = self.rules
+        self._act(len(scratch) - 1, StreamingSignals(scratch.engine, entry, exit_rule), scratch)
+
+    def _act(self, i: int, signals: SignalSource, store: BarStore) -> None:
         entry = signals.entry_at(i)
         exit_rule = signals.exit_at(i)
         wants_entry = entry.get("buy", False) or entry.get("sell", False)
@@ -178,7 +199,7 @@ class StrategyInstance:
                 self.key, quote.time, self.books.realized(quote.time), floating
             ):
                 log.warning("%s: %s", plan.strategy_id, event.reason)
-        stop_atr = self.store.value(self.stop_atr, i) if self.stop_atr is not None else math.nan
+        stop_atr = store.value(self.stop_atr, i) if self.stop_atr is not None else math.nan
         bar = BarInput(
             time=quote.time,
             bid=quote.bid,
@@ -195,21 +216,28 @@ class StrategyInstance:
             self.execute(intent, quote)
         open_count = len(remaining)
         if remaining and self.management.active and self.risk.can_manage(self.key):
-            open_count -= self._manage(i, remaining, quote)
+            open_count -= self._manage(i, remaining, quote, store)
+        bar_time = store.times[i]
+        if wants_entry and bar_time == self._entered_bar:
+            log.info("%s %s: already entered on this bar", plan.strategy_id, plan.symbol)
+            wants_entry = False
         if wants_entry:
             gate = (
-                self._gate(i, entry, quote, bar) if open_count < plan.max_positions else OPEN_GATE
+                self._gate(i, entry, quote, bar, store)
+                if open_count < plan.max_positions
+                else OPEN_GATE
             )
             decision = decide_entries(plan, bar, open_count, gate)
             for note in decision.notes:
                 log.info("%s %s: %s", plan.strategy_id, plan.symbol, note)
             for intent in decision.intents:
-                self.execute(intent, quote, i)
+                if self.execute(intent, quote, i, store):
+                    self._entered_bar = bar_time
 
-    def _manage(self, i: int, positions: list[Position], quote: Quote) -> int:
+    def _manage(self, i: int, positions: list[Position], quote: Quote, store: BarStore) -> int:
         """Run the position manager; returns how many positions it closed entirely."""
-        bar = self.store.closed_bar(i)
-        atr = self.store.value(self._mgmt_atr, i)
+        bar = store.closed_bar(i)
+        atr = store.value(self._mgmt_atr, i)
         spec = self.adapter.symbol_spec(self.plan.symbol)
         closed = 0
         for pos in positions:
@@ -238,7 +266,9 @@ class StrategyInstance:
                     closed += 1
         return closed
 
-    def _gate(self, i: int, entry: dict[Side, bool], quote: Quote, bar: BarInput) -> EntryGate:
+    def _gate(
+        self, i: int, entry: dict[Side, bool], quote: Quote, bar: BarInput, store: BarStore
+    ) -> EntryGate:
         """Risk state, filters and sizing inputs for an entry at bar ``i``."""
         plan = self.plan
         allowed, reason = self.risk.can_enter(self.key)
@@ -256,7 +286,7 @@ class StrategyInstance:
                 bid=quote.bid,
                 ask=quote.ask,
                 spec=bar.spec,
-                atr={p: self.store.value(k, i) for p, k in self._filter_atr.items()},
+                atr={p: store.value(k, i) for p, k in self._filter_atr.items()},
                 last_trade_time=self.books.last_trade_time,
                 open_symbols=self.open_symbols() if self._needs_open_symbols else frozenset(),
             )
@@ -275,7 +305,7 @@ class StrategyInstance:
         multiplier = result.multiplier
         sizing = plan.sizing
         if sizing.volatility_threshold is not None:
-            atr_now, atr_avg = self.store.volatility(i)
+            atr_now, atr_avg = store.volatility(i)
             vol_mult, vol_reason = rule_multiplier(sizing, atr_now, atr_avg)
             multiplier *= vol_mult
             if vol_mult < 1.0:
@@ -289,9 +319,7 @@ class StrategyInstance:
             log.info("%s %s: %s", plan.strategy_id, plan.symbol, kelly_reason)
             if kelly_percent is not None and kelly_percent <= 0:
                 return EntryGate(False, kelly_reason)
-        sizing_atr = (
-            self.store.value(self._sizing_atr, i) if self._sizing_atr is not None else math.nan
-        )
+        sizing_atr = store.value(self._sizing_atr, i) if self._sizing_atr is not None else math.nan
         return EntryGate(True, result.reason, multiplier, kelly_percent, sizing_atr)
 
     def _settle(self, positions: list[Position]) -> None:
@@ -307,7 +335,13 @@ class StrategyInstance:
                 self.recorder.position_closed(ticket, close_time)
 
     # -- orders ------------------------------------------------------------------------------
-    def execute(self, intent: Intent, quote: Quote, bar_index: int | None = None) -> bool:
+    def execute(
+        self,
+        intent: Intent,
+        quote: Quote,
+        bar_index: int | None = None,
+        store: BarStore | None = None,
+    ) -> bool:
         """Send one intent, record it; returns True when the broker accepted it."""
         adapter = self.adapter
         if isinstance(intent, OpenIntent):
@@ -320,7 +354,9 @@ class StrategyInstance:
         self.recorder.order(intent, outcome, quote.time)
         if outcome.ok:
             if isinstance(intent, OpenIntent):
-                self._opened(intent, outcome.order, outcome.price, outcome.volume, quote, bar_index)
+                self._opened(
+                    intent, outcome.order, outcome.price, outcome.volume, quote, bar_index, store
+                )
             elif isinstance(intent, CloseIntent):
                 self.books.last_trade_time = quote.time
             return True
@@ -347,10 +383,11 @@ class StrategyInstance:
         volume: float,
         quote: Quote,
         bar_index: int | None,
+        store: BarStore | None,
     ) -> None:
         atr = math.nan
         if bar_index is not None and self.management.active:
-            atr = self.store.value(self._mgmt_atr, bar_index)
+            atr = (store or self.store).value(self._mgmt_atr, bar_index)
         memo = PositionMemo(ticket, intent.side, price, intent.sl, volume, quote.time, atr)
         self.books.opened(memo, None)
         self.maybe_open = True

@@ -32,6 +32,7 @@ from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
 from trademaestro.runtime.signals import StreamingSignals
+from trademaestro.runtime.ticks import TickStepper
 
 ProgressFn = Callable[[int, int], None]
 
@@ -56,6 +57,12 @@ async def paper_session(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
             installed.append(signum)
+    if session.tick_symbol is not None:
+        try:
+            return await _tick_paper(session, speed, progress, stop)
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
     replayer = Replayer(session)
     for slot in session.slots:
         slot.instance.signals = StreamingSignals(
@@ -83,6 +90,48 @@ async def paper_session(
             if session.store is not None:
                 session.store.close()
     return result_of(session, reports, len(replayer), status, replayer.tracker.halts)
+
+
+async def _tick_paper(
+    session: Session, speed: float, progress: ProgressFn | None, stop: asyncio.Event
+) -> RunResult:
+    """Paper run of a tick-driven session: each tick at ``speed`` × real time (0: at once)."""
+    stepper = TickStepper(session)
+    status, error = "failed", None
+    reports: list[dict[str, Any]] = []
+    times = stepper.times
+    n = len(stepper)
+    try:
+        started = _time.monotonic()
+        completed = True
+        for k in range(n):
+            if stop.is_set():
+                completed = False
+                break
+            if speed > 0:
+                delay = started + (times[k] - times[0]) / speed - _time.monotonic()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    if stop.is_set():
+                        completed = False
+                        break
+            stepper.step(k)
+            if progress is not None and (k % 5000 == 0 or k == n - 1):
+                progress(k + 1, n)
+            if speed == 0 and k % 1024 == 0:
+                await asyncio.sleep(0)
+        status = "completed" if completed else "interrupted"
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        try:
+            reports = finish_session(session, stepper.tracker, status, error)
+        finally:
+            if session.store is not None:
+                session.store.close()
+    return result_of(session, reports, n, status, stepper.tracker.halts)
 
 
 async def _feed(

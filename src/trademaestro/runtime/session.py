@@ -17,6 +17,7 @@ from trademaestro.brokers.emulator import EmulatorConfig, MT5Emulator, load_symb
 from trademaestro.brokers.mt5.adapter import MT5Adapter
 from trademaestro.core.errors import ConfigError, StrategyError, SymbolError
 from trademaestro.core.servertime import ServerTimeZone
+from trademaestro.data import LoadedBars, load_ticks, resolve_data_path
 from trademaestro.execution.intents import Side
 from trademaestro.execution.management_rules import ManagementRules
 from trademaestro.filters.chain import FilterChain
@@ -33,6 +34,7 @@ from trademaestro.runtime.feeds import (
     load_feeds,
     merge_timeline,
     parse_data_specs,
+    split_symbol_spec,
 )
 from trademaestro.runtime.instance import StrategyInstance, needed_keys
 from trademaestro.runtime.planning import build_plan
@@ -77,6 +79,7 @@ class Session:
     slots: list[Slot]
     risk: AccountRiskState
     store: Store | None = None
+    tick_symbol: str | None = None
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
 
     @property
@@ -114,10 +117,19 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             raise ConfigError(f"{path}: the strategy names no symbol; pass --symbol")
         wanted.extend((path, strategy, sym) for sym in symbols)
 
+    tick_symbol, tick_path = _tick_source(settings, [w[2] for w in wanted])
     feeds = load_feeds(
-        parse_data_specs(settings.data_specs, [w[2] for w in wanted]),
+        parse_data_specs(settings.data_specs, [w[2] for w in wanted if w[2] != tick_symbol]),
         skip_bad_rows=settings.skip_bad_rows,
     )
+    if mode == "backtest" and tick_symbol is None:
+        for path, strategy, _ in wanted:
+            options = strategy.spec.option_block
+            if options is not None and options.intrabar is not None and options.intrabar.enabled:
+                raise ConfigError(
+                    f"{path}: options.intrabar needs tick data in a backtest (bars do not say "
+                    "how the forming bar evolved); allowed: --ticks SYMBOL=FILE, or intrabar off"
+                )
     for path, strategy, sym in wanted:
         tf = strategy.spec.timeframe
         data_tf = feeds[sym].bars.timeframe
@@ -142,7 +154,11 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
                 f"{', '.join(sorted(config.symbols))} (add it with --symbols FILE)"
             )
     emulator = MT5Emulator(config)
+    if tick_symbol is not None and tick_path is not None:
+        feeds[tick_symbol] = _tick_feed(emulator, tick_symbol, tick_path, wanted, settings)
     for sym, feed in feeds.items():
+        if feed.ticks is not None:
+            continue
         emulator.replay.load_rates(
             sym,
             feed.bars.timeframe or _tf_of(wanted, sym),
@@ -153,7 +169,10 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
     adapter.connect()
     timeline = merge_timeline(feeds)
     for sym in sorted(feeds, key=lambda s: int(feeds[s].rates["time"][0])):
-        emulator.replay.open_bar(sym, 0)
+        if feeds[sym].ticks is not None:
+            emulator.replay.tick(sym, 0)
+        else:
+            emulator.replay.open_bar(sym, 0)
 
     server_tz = ServerTimeZone.parse(settings.server_utc_offset)
     news = CsvNewsCalendar(settings.news_file) if settings.news_file is not None else None
@@ -270,7 +289,69 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             recorder = StoreRecorder(store_db, slot.run_id)
             slot.recorder = recorder
             slot.instance.recorder = recorder
-    return Session(settings, mode, emulator, adapter, feeds, timeline, slots, risk, store_db)
+    for slot in slots:
+        slot.instance.rules = (slot.entry, slot.exit_rule)
+    return Session(
+        settings,
+        mode,
+        emulator,
+        adapter,
+        feeds,
+        timeline,
+        slots,
+        risk,
+        store_db,
+        tick_symbol=tick_symbol,
+    )
+
+
+def _tick_source(settings: RunSettings, symbols: list[str]) -> tuple[str | None, str | None]:
+    """(symbol, file) of a tick-driven run, or (None, None)."""
+    if settings.ticks is None:
+        return None, None
+    named, path = split_symbol_spec(settings.ticks)
+    distinct = sorted(set(symbols))
+    if len(distinct) != 1 or (named is not None and named != distinct[0]):
+        raise ConfigError(
+            f"--ticks {settings.ticks}: found strategies on {', '.join(distinct)}; allowed: a "
+            "tick-driven run trades the one symbol of its ticks"
+        )
+    return distinct[0], path
+
+
+def _tick_feed(
+    emulator: MT5Emulator,
+    symbol: str,
+    spec: str,
+    wanted: list[tuple[str, LoadedStrategy, str]],
+    settings: RunSettings,
+) -> SymbolFeed:
+    """Load the ticks into the emulator and describe the bars it built from them."""
+    timeframes = {s.spec.timeframe for _, s, sym in wanted if sym == symbol}
+    if len(timeframes) != 1:
+        raise ConfigError(
+            f"--ticks: the strategies on {symbol} use several timeframes "
+            f"({', '.join(sorted(t.name for t in timeframes))}); allowed: one"
+        )
+    timeframe = timeframes.pop()
+    path = resolve_data_path(spec)
+    loaded = load_ticks(path, skip_bad_rows=settings.skip_bad_rows)
+    if len(loaded.ticks) < 2:
+        raise ConfigError(f"{path}: {len(loaded.ticks)} ticks; at least 2 are needed")
+    emulator.replay.load_ticks(symbol, timeframe, loaded.ticks)
+    bars = emulator.replay.tick_bars(symbol)
+    if len(bars) < 2:
+        raise ConfigError(f"{path}: the ticks make {len(bars)} {timeframe.name} bar(s); at least 2")
+    summary = LoadedBars(
+        rates=bars,
+        path=str(path),
+        layout="ticks",
+        skipped=loaded.skipped,
+        skipped_lines=loaded.skipped_lines,
+        has_spread=True,
+        timeframe=timeframe,
+    )
+    return SymbolFeed(symbol, path, summary, loaded.ticks)
 
 
 def _tf_of(wanted: list[tuple[str, LoadedStrategy, str]], symbol: str):  # type: ignore[no-untyped-def]

@@ -34,6 +34,9 @@ class RunSettings:
         news_file: economic-calendar CSV for the news filter (``time,currency,impact,title``).
         server_utc_offset: broker server time zone as a fixed UTC offset in hours; None = the
             common MT5 convention (UTC+2, UTC+3 while US daylight saving time is in effect).
+        ticks: a tick file (``FILE`` or ``SYMBOL=FILE``, Dukascopy layout): the run replays that
+            symbol tick by tick instead of by bars (bars are built from the ticks' bid); needed by
+            ``options.intrabar`` in a backtest. One symbol per tick-driven run.
     """
 
     strategy: str | Sequence[str]
@@ -51,6 +54,7 @@ class RunSettings:
     swaps: bool = True
     news_file: Path | None = None
     server_utc_offset: float | None = None
+    ticks: str | None = None
 
     @property
     def strategy_paths(self) -> tuple[str, ...]:
