@@ -149,6 +149,13 @@ class MT5Adapter:
             raise self._fail(f"symbol_info_tick({symbol!r})")
         return _new(Quote, (int(tick.time), float(tick.bid), float(tick.ask)))
 
+    def forming_bar(self, symbol: str, timeframe: Timeframe) -> np.ndarray:
+        """The bar still forming (position 0), as one RATES record with OHLC so far."""
+        rates = self.mt5.copy_rates_from_pos(symbol, int(timeframe), 0, 1)
+        if rates is None or len(rates) != 1:
+            raise self._fail(f"copy_rates_from_pos({symbol!r}, 0)")
+        return np.asarray(rates)
+
     def closed_bars(self, symbol: str, timeframe: Timeframe, count: int) -> np.ndarray:
         """The last ``count`` closed bars, oldest first (position 1 onward: 0 is forming)."""
         rates = self.mt5.copy_rates_from_pos(symbol, int(timeframe), 1, int(count))
