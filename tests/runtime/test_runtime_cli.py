@@ -144,3 +144,23 @@ def test_orders_the_emulator_rejects_exit_3_and_are_recorded(q1: str, tmp_path: 
 def test_negative_speed_is_refused(q1: str) -> None:
     code, text = _invoke("run", str(RSI), "--data", q1, "--speed", "-1")
     assert code == 2 and "--speed" in text
+
+
+def test_a_refused_strategy_never_stops_the_others(q1: str, tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    bad = _write(tmp_path, _doc(condition="crosses_sideways"), "bad.json")
+    code, text = _invoke("backtest", str(bad), str(RSI), "--data", q1, "--db", str(db))
+    assert code == 2, text
+    assert "bad.json" in text and "rules.entry.conditions[0].condition" in text
+    runs = _runs(db)
+    assert len(runs) == 1  # the RSI strategy ran
+    with Store(db) as store:
+        assert store.load_run(runs[0])["strategy_id"] == "xauusd-m15-rsi-reversion"
+
+
+def test_intrabar_backtest_without_ticks_is_refused(q1: str, tmp_path: Path) -> None:
+    doc = json.loads(RSI.read_text())
+    doc["rules"]["options"] = {"intrabar": {"enabled": True, "intervalSeconds": 10}}
+    path = _write(tmp_path, doc, "intrabar.json")
+    code, text = _invoke("backtest", str(path), "--data", q1, "--db", str(tmp_path / "d.sqlite"))
+    assert code == 2 and "--ticks" in text and "options.intrabar" in text

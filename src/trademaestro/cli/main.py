@@ -115,6 +115,10 @@ def _finish(result: RunResult, report_path: Path | None) -> None:
         )
     if result.status == "interrupted":
         raise typer.Exit(130)
+    for refusal in result.refused:
+        err_console.print(f"[bold red]error:[/] strategy refused: {refusal}", soft_wrap=True)
+    if result.refused:
+        raise typer.Exit(2)
     if result.orders_rejected:
         err_console.print(
             f"[bold red]error:[/] {result.orders_rejected} of {result.orders_sent} orders were "

@@ -33,6 +33,8 @@ class RunResult:
         orders_sent, orders_rejected: over all instances.
         status: ``completed``, ``interrupted`` or ``failed``.
         first_rejection: the first rejected order, in words.
+        halts: drawdown emergency stops.
+        refused: strategies refused at load (the others ran).
     """
 
     reports: list[dict[str, Any]]
@@ -43,6 +45,7 @@ class RunResult:
     status: str
     first_rejection: str | None = None
     halts: int = field(default=0)
+    refused: tuple[str, ...] = ()
 
     @property
     def report(self) -> dict[str, Any] | None:
@@ -76,6 +79,7 @@ def result_of(
         status,
         rejection,
         halts,
+        tuple(session.rejected),
     )
 
 

@@ -80,6 +80,7 @@ class Session:
     risk: AccountRiskState
     store: Store | None = None
     tick_symbol: str | None = None
+    rejected: list[str] = field(default_factory=list)
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
 
     @property
@@ -99,9 +100,19 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
     Raises:
         StrategyError, DataError, ConfigError, SymbolError: bad input, before anything is written.
     """
-    loaded: list[tuple[str, LoadedStrategy]] = [
-        (path, load_strategy(path)) for path in settings.strategy_paths
-    ]
+    loaded: list[tuple[str, LoadedStrategy]] = []
+    rejected: list[str] = []
+    for path in settings.strategy_paths:
+        try:
+            loaded.append((path, load_strategy(path)))
+        except StrategyError as exc:
+            if len(settings.strategy_paths) == 1:
+                raise
+            # One strategy refused at load never stops the others.
+            log.error("strategy refused: %s", exc)
+            rejected.append(str(exc))
+    if not loaded:
+        raise ConfigError("every strategy was refused: " + "; ".join(rejected))
     wanted: list[tuple[str, LoadedStrategy, str]] = []
     for path, strategy in loaded:
         symbols = strategy.spec.symbol_list
@@ -302,6 +313,7 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         risk,
         store_db,
         tick_symbol=tick_symbol,
+        rejected=rejected,
     )
 
 
