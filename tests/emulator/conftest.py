@@ -1,4 +1,5 @@
-"""Fixtures of the emulator tests: real XAUUSD M15 bars and a connected emulator."""
+"""Fixtures of the emulator tests: real XAUUSD M15 bars, real EURUSD/GBPUSD ticks, and connected
+emulators."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from trademaestro.brokers.emulator import EmulatorConfig, MT5Emulator
 from trademaestro.core.bars import RATES_DTYPE
 from trademaestro.core.timeframes import Timeframe
+from trademaestro.data import load_ticks
 
 
 def read_mt5_csv(path: Path) -> np.ndarray:
@@ -63,3 +65,24 @@ def make_emu(rates: np.ndarray, **config: object) -> MT5Emulator:
 def emu(xau_m15: np.ndarray) -> MT5Emulator:
     """A connected emulator on real XAUUSD M15 bars, clock not started."""
     return make_emu(xau_m15)
+
+
+@pytest.fixture(scope="session")
+def eurusd_ticks(shared_data: Path) -> np.ndarray:
+    """The real EURUSD Dukascopy ticks of 2010-01-01 (28,432 ticks, server time)."""
+    return load_ticks(shared_data / "EURUSD_ticks_2010-01-01.csv").ticks
+
+
+@pytest.fixture(scope="session")
+def gbpusd_ticks(shared_data: Path) -> np.ndarray:
+    """The real GBPUSD Dukascopy ticks of 2010-01-01 (57,334 ticks, server time)."""
+    return load_ticks(shared_data / "GBPUSD_ticks_2010-01-01.csv").ticks
+
+
+def make_tick_emu(symbol: str, ticks: np.ndarray, timeframe: int = Timeframe.M1,
+                  **config: object) -> MT5Emulator:
+    """A connected emulator replaying ``ticks`` of ``symbol`` (bars of ``timeframe``)."""
+    emu = MT5Emulator(EmulatorConfig(**config))  # type: ignore[arg-type]
+    emu.replay.load_ticks(symbol, timeframe, ticks)
+    assert emu.initialize() is True
+    return emu

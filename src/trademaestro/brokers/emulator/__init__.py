@@ -1,4 +1,5 @@
-"""The MT5 emulator: a faithful stand-in for the ``MetaTrader5`` package, driven by real bars.
+"""The MT5 emulator: a faithful stand-in for the ``MetaTrader5`` package, driven by real bars
+or ticks.
 
 Usage::
 
@@ -9,8 +10,14 @@ Usage::
     emu.order_send({...})
     emu.replay.run_bar("XAUUSD", i)      # rest of bar i: SL/TP, pending, swaps, stop-out
 
-See :mod:`.terminal` (the MetaTrader5 surface), :mod:`.replay` (the driver and its fill
-assumptions), :mod:`.specs` (symbol specifications) and :mod:`.money` (formulas).
+or tick by tick::
+
+    emu.replay.load_ticks("EURUSD", Timeframe.M1, load_ticks(path).ticks)  # TICKS_DTYPE
+    emu.replay.tick("EURUSD", k)         # clock at tick k: SL/TP, pending, swaps, stop-out
+
+See :mod:`.terminal` (the MetaTrader5 surface), :mod:`.replay` (the bar driver and its fill
+assumptions), :mod:`.tickreplay` (the tick driver), :mod:`.tape` (bars built from ticks),
+:mod:`.specs` (symbol specifications) and :mod:`.money` (formulas).
 """
 
 from .api import FaultHook, NoFaults

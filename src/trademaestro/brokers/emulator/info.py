@@ -20,7 +20,14 @@ TICK_FLAGS = 6  # TICK_FLAG_BID | TICK_FLAG_ASK
 
 
 def tick(market: Market) -> Any:
-    """The ``Tick`` of the current quote (zeros when the symbol has no quote yet)."""
+    """The ``Tick`` of the current quote (zeros when the symbol has no quote yet); in tick
+    replay, the replayed tick itself (its ``time_msc`` and ``flags``)."""
+    k = market.tick_k
+    if k >= 0 and market.tape is not None:
+        row = market.tape.ticks[k]
+        return tuple.__new__(Tick, (market.time, market.bid, market.ask, float(row["last"]),
+                                    int(row["volume"]), int(row["time_msc"]),
+                                    int(row["flags"]), float(row["volume_real"])))
     t = market.time
     return tuple.__new__(Tick, (t, market.bid, market.ask, 0.0, 0, t * 1000,
                                 TICK_FLAGS if market.bid > 0.0 else 0, 0.0))
@@ -34,6 +41,8 @@ def symbol_info(market: Market, money: Money) -> Any:
     high = low = bid
     if market.index >= 0 and market.formed:
         high, low = market.highs[market.index], market.lows[market.index]
+    elif market.tick_k >= 0 and market.tape is not None:
+        _, high, low, _, _, _ = market.tape.forming(market.index, market.tick_k)
     sp = ask - bid
     tv_profit, tv_loss = money.tick_values(s)
     values = (
@@ -100,13 +109,21 @@ def group_match(name: str, group: str) -> bool:
 
 
 def _with_forming(market: Market, rows: np.ndarray[Any, Any], end: int) -> np.ndarray[Any, Any]:
-    """Copy ``rows``; when they end at the current, unformed bar show it at its first tick."""
+    """Copy ``rows``; when they end at the current, unformed bar show it as seen now: at its
+    first tick in bar replay, with its ticks so far in tick replay."""
     out = rows.copy()
     if len(out) and end == market.index + 1 and not market.formed:
         last = out[-1:]
-        price = last["open"][0]
-        last["high"] = last["low"] = last["close"] = price
-        last["tick_volume"] = 1
+        tape = market.tape
+        if market.tick_k >= 0 and tape is not None:
+            o, h, lo, c, count, spread = tape.forming(market.index, market.tick_k)
+            last["open"], last["high"], last["low"], last["close"] = o, h, lo, c
+            last["tick_volume"] = count
+            last["spread"] = spread
+        else:
+            price = last["open"][0]
+            last["high"] = last["low"] = last["close"] = price
+            last["tick_volume"] = 1
         last["real_volume"] = 0
     return out
 

@@ -1,6 +1,7 @@
-"""Read-only API functions of the emulator: bars, open positions and orders, history
+"""Read-only API functions of the emulator: bars, ticks, open positions and orders, history
 (MT5_API.md §2.5–2.7). Range queries are inclusive at both ends; history orders are selected by
-``time_setup``, deals by ``time``."""
+``time_setup``, deals by ``time``. Bars and ticks are served up to the symbol's replay position
+only: never a bar or a tick after it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 from trademaestro.core.bars import RATES_DTYPE
 from trademaestro.core.timeframes import Timeframe
 
-from . import info
+from . import info, tape
 from .api import CALL_FAILED, INVALID_PARAMS, EmulatorBase, Fail, api
 from .args import ArgError, check_arity, parse_i, to_time, unsigned, wide_str
 from .state import Market
@@ -63,6 +64,61 @@ class QueriesMixin(EmulatorBase):
         if date_to < date_from:
             return np.zeros(0, dtype=RATES_DTYPE)
         return info.rates_range(market, date_from, date_to)
+
+    # ------------------------------------------------------------------ ticks
+    def _visible_ticks(self, symbol: Any) -> np.ndarray[Any, Any]:
+        """The loaded ticks of ``symbol`` up to its replay position (a read-only view): up to
+        the current tick in tick replay; in bar replay up to the first tick of the current bar
+        (``open_bar``) or its last tick (``run_bar``). Call failed without ticks or before the
+        symbol's clock started."""
+        market = self._market(symbol)
+        loaded = market.tape
+        if loaded is None or market.index < 0:
+            raise Fail(CALL_FAILED)
+        if market.tick_k >= 0:
+            end = market.tick_k + 1
+        elif market.formed:
+            end = loaded.ends[market.index] + 1
+        else:
+            end = loaded.starts[market.index] + 1
+        return loaded.ticks[:end]
+
+    @api("varargs")
+    def copy_ticks_from(self, *args: Any) -> np.ndarray[Any, Any] | None:
+        """``copy_ticks_from(symbol, date_from, count, flags)`` → TICKS_DTYPE array: the first
+        ``count`` replayed ticks with ``time >= date_from`` kept by ``flags`` (COPY_TICKS_ALL
+        -1, INFO 1: bid/ask changed, TRADE 2: last/volume changed), oldest first."""
+        check_arity(args, 4, 4)
+        count, flags = parse_i(args[2]), parse_i(args[3])
+        date = to_time(args[1], "Invalid arguments")
+        visible = self._visible_ticks(args[0])
+        if count <= 0:
+            raise Fail(INVALID_PARAMS)
+        begin = int(np.searchsorted(visible["time"], date, side="left"))
+        if flags == tape.COPY_TICKS_ALL:
+            return visible[begin:begin + count].copy()
+        out = tape.select(visible[begin:], flags)
+        if out is None:
+            raise Fail(INVALID_PARAMS)
+        return out[:count]
+
+    @api("varargs")
+    def copy_ticks_range(self, *args: Any) -> np.ndarray[Any, Any] | None:
+        """``copy_ticks_range(symbol, date_from, date_to, flags)`` → TICKS_DTYPE array: the
+        replayed ticks with ``date_from <= time <= date_to`` (seconds, both inclusive) kept by
+        ``flags`` (as in :meth:`copy_ticks_from`), oldest first."""
+        check_arity(args, 4, 4)
+        flags = parse_i(args[3])
+        date_from = to_time(args[1], "Invalid arguments")
+        date_to = to_time(args[2], "Invalid arguments")
+        visible = self._visible_ticks(args[0])
+        times = visible["time"]
+        begin = int(np.searchsorted(times, date_from, side="left"))
+        end = max(begin, int(np.searchsorted(times, date_to, side="right")))
+        out = tape.select(visible[begin:end], flags)
+        if out is None:
+            raise Fail(INVALID_PARAMS)
+        return out
 
     # ------------------------------------------------------------------ positions / orders
     def _filters(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:

@@ -42,36 +42,15 @@ from trademaestro.core.bars import RATES_DTYPE
 from trademaestro.core.errors import ConfigError
 from trademaestro.core.timeframes import Timeframe
 
-from . import checks as ck
-from .config import EmulatorConfig
-from .ledger import Ledger
+from .replaycore import DEAL_REASON_SL, DEAL_REASON_TP, expiry
 from .specs import spec_for
-from .state import Market, PendingOrder, Position
-from .trading import TradeServer
-
-_DAY = 86400
-_DEAL_REASON_SL = 4
-_DEAL_REASON_TP = 5
-_DEAL_REASON_SO = 6
+from .state import Market
+from .tickreplay import TickReplay
 
 
-class Replay:
-    """Driver of the emulated market (see the module docstring for the exact semantics)."""
-
-    def __init__(self, ledger: Ledger, server: TradeServer, config: EmulatorConfig) -> None:
-        self._ledger = ledger
-        self._server = server
-        self._config = config
-        self._markets = ledger.markets
-        self._next_rollover = 0
-        self._so = config.margin_so_so
-        self._qe = 0.0  # _quick_equity at ledger.seq == _qe_seq
-        self._qe_seq = -1
-
-    @property
-    def now(self) -> int:
-        """The replay clock: time of the latest quote, server seconds."""
-        return self._ledger.now
+class Replay(TickReplay):
+    """Driver of the emulated market: bar replay (this module) and tick replay
+    (:mod:`.tickreplay`); see the module docstrings for the exact semantics."""
 
     def load_rates(
         self, symbol: str, timeframe: int, rates: np.ndarray[Any, Any], has_spread: bool = True
@@ -105,20 +84,6 @@ class Replay:
             bars["spread"] = spec.spread
         self._markets[symbol].load(int(tf), tf.seconds, bars, bars["spread"])
 
-    def set_quote(self, symbol: str, bid: float, ask: float, time: int | None = None) -> None:
-        """Set the current quote of ``symbol`` directly (conversion symbols, tests).
-
-        Raises:
-            KeyError: ``symbol`` has no specification.
-        """
-        market = self._markets[symbol]
-        market.bid, market.ask = bid, ask
-        self._ledger.seq += 1
-        self._ledger.quotes_seq += 1
-        if time is not None:
-            market.time = time
-            self._ledger.now = time
-
     def open_bar(self, symbol: str, index: int) -> None:
         """Move the clock to the first tick of bar ``index`` of ``symbol``."""
         m = self._markets[symbol]
@@ -127,6 +92,7 @@ class Replay:
         t = m.times[index]
         m.index = index
         m.formed = False
+        m.tick_k = -1
         m.bid = m.opens[index]
         m.ask = m.ask_opens[index]
         m.time = t
@@ -149,6 +115,7 @@ class Replay:
         t = m.times[index] + m.tf_seconds - 1
         m.index = index
         m.formed = True
+        m.tick_k = -1
         m.bid = m.closes[index]
         m.ask = m.ask_closes[index]
         m.time = t
@@ -164,41 +131,6 @@ class Replay:
             if self._quick_equity() * 100.0 <= self._so * ledger.margin_sum * 1.001:
                 self._stop_out(t)
 
-    @property
-    def has_positions(self) -> bool:
-        """True while any position is open (cheap; not part of MetaTrader5's surface)."""
-        return bool(self._ledger.positions)
-
-    def balance_equity(self) -> tuple[float, float]:
-        """(balance, equity) now, account currency, rounded to the account's digits.
-
-        Cheap enough to call every bar for an equity curve (not part of MetaTrader5's surface;
-        ``account_info`` gives the same figures up to per-position rounding of the profit).
-        """
-        ledger = self._ledger
-        balance = ledger.balance
-        if not ledger.positions:
-            return balance, balance
-        return balance, round(self._quick_equity(), ledger.digits)
-
-    def _quick_equity(self) -> float:
-        """Balance + floating profit + swaps at the current quotes, unrounded (cached until
-        ``Ledger.seq`` moves: every quote, fill and swap charge moves it)."""
-        ledger = self._ledger
-        if self._qe_seq == ledger.seq:
-            return self._qe
-        equity = ledger.balance
-        for pos in ledger.positions.values():
-            k = pos.k
-            if k:
-                q = self._markets[pos.symbol]
-                equity += k * ((q.bid if pos.is_buy else q.ask) - pos.price_open) + pos.swap
-            else:
-                equity += ledger.floating(pos) + pos.swap
-        self._qe = equity
-        self._qe_seq = ledger.seq
-        return equity
-
     # ------------------------------------------------------------------ inside a bar
     def _positions_in_bar(self, m: Market, i: int) -> None:
         eps = m.spec.point * 1e-3
@@ -210,11 +142,11 @@ class Replay:
                 sl_hit = sl > 0.0 and low <= sl + eps
                 tp_hit = tp > 0.0 and h >= tp - eps
                 if tp_hit and o >= tp - eps:
-                    fill, reason = o, _DEAL_REASON_TP
+                    fill, reason = o, DEAL_REASON_TP
                 elif sl_hit:
-                    fill, reason = (o if o <= sl + eps else sl), _DEAL_REASON_SL
+                    fill, reason = (o if o <= sl + eps else sl), DEAL_REASON_SL
                 elif tp_hit:
-                    fill, reason = tp, _DEAL_REASON_TP
+                    fill, reason = tp, DEAL_REASON_TP
                 else:
                     continue
             else:
@@ -222,21 +154,14 @@ class Replay:
                 sl_hit = sl > 0.0 and h + sp >= sl - eps
                 tp_hit = tp > 0.0 and low + sp <= tp + eps
                 if tp_hit and ao <= tp + eps:
-                    fill, reason = ao, _DEAL_REASON_TP
+                    fill, reason = ao, DEAL_REASON_TP
                 elif sl_hit:
-                    fill, reason = (ao if ao >= sl - eps else sl), _DEAL_REASON_SL
+                    fill, reason = (ao if ao >= sl - eps else sl), DEAL_REASON_SL
                 elif tp_hit:
-                    fill, reason = tp, _DEAL_REASON_TP
+                    fill, reason = tp, DEAL_REASON_TP
                 else:
                     continue
             self._trigger(m, pos, fill, reason, m.times[i])
-
-    def _trigger(self, m: Market, pos: Position, fill: float, reason: int, t: int) -> None:
-        """Close ``pos`` by its SL or TP at ``fill`` (server comment ``[sl 2345.67]``)."""
-        level = pos.sl if reason == _DEAL_REASON_SL else pos.tp
-        tag = "sl" if reason == _DEAL_REASON_SL else "tp"
-        self._ledger.close(pos, pos.volume, fill, reason, t,
-                           f"[{tag} {level:.{m.spec.digits}f}]", pos.magic)
 
     def _orders_in_bar(self, m: Market, i: int) -> None:
         spec = m.spec
@@ -247,7 +172,7 @@ class Replay:
         digits = spec.digits
         ao, ah, al = round(o + sp, digits), round(h + sp, digits), round(low + sp, digits)
         for order in list(m.orders):
-            if _expiry(order) <= t:
+            if expiry(order) <= t:
                 self._server.finish_order(order, 6, t)
                 continue
             p, kind = order.price, order.type
@@ -265,63 +190,3 @@ class Replay:
             else:
                 continue
             self._activate(m, order, fill, t)
-
-    def _activate(self, m: Market, order: PendingOrder, fill: float, t: int) -> None:
-        ledger = self._ledger
-        is_buy = ck.is_buy_type(order.type)
-        margin = ledger.money.margin(m.spec, order.volume, fill)
-        _, equity, used, _, _ = ledger.figures()
-        if margin is None or equity - used - margin < 0.0:
-            self._server.finish_order(order, 2, t)
-            return
-        del ledger.orders[order.ticket]
-        m.orders.remove(order)
-        ledger.open(m, is_buy, order.volume, fill, order.sl, order.tp, order.magic,
-                    order.comment, 3, t, margin, order.type_filling, order)
-
-    # ------------------------------------------------------------------ after a bar
-    def _rollover(self, t: int) -> None:
-        day = t // _DAY
-        self._next_rollover = (day + 1) * _DAY
-        if not self._config.swaps_enabled:
-            for pos in self._ledger.positions.values():
-                pos.swap_day = day
-            return
-        for pos in self._ledger.positions.values():
-            if pos.swap_day < day:
-                self._charge_swaps(pos, day)
-
-    def _charge_swaps(self, pos: Position, day: int) -> None:
-        spec = self._markets[pos.symbol].spec
-        days = 0
-        for d in range(pos.swap_day, day):
-            weekday = (d + 4) % 7  # 1970-01-01 was a Thursday; Sunday = 0 like DAY_OF_WEEK_*
-            if 1 <= weekday <= 5:
-                days += 3 if weekday == spec.swap_rollover3days else 1
-        pos.swap_day = day
-        if days:
-            amount = self._ledger.money.daily_swap(spec, pos.is_buy, pos.volume) * days
-            pos.swap = round(pos.swap + amount, self._ledger.digits)
-            self._ledger.seq += 1
-
-    def _stop_out(self, t: int) -> None:
-        ledger = self._ledger
-        level_so = self._config.margin_so_so
-        while ledger.positions:
-            _, _, margin, _, level = ledger.figures()
-            if margin <= 0.0 or level >= level_so:
-                return
-            worst = min(ledger.positions.values(), key=ledger.floating)
-            ledger.close(worst, worst.volume, ledger.close_price(worst), _DEAL_REASON_SO, t,
-                         f"[so {level:.2f}%]", worst.magic)
-
-
-def _expiry(order: PendingOrder) -> int:
-    """Server time at which a pending order expires (a huge value for GTC)."""
-    if order.type_time == 1:
-        return (order.time_setup // _DAY + 1) * _DAY
-    if order.type_time == 2:
-        return order.expiration
-    if order.type_time == 3:
-        return (order.expiration // _DAY + 1) * _DAY
-    return 1 << 62

@@ -15,6 +15,7 @@ from trademaestro.core.bars import RATES_DTYPE
 
 from .results import TradeOrder, TradePosition
 from .specs import SYMBOL_ORDER_MARKET, EmulatorSymbol
+from .tape import TickTape
 
 _EMPTY_RATES = np.zeros(0, dtype=RATES_DTYPE)
 
@@ -22,8 +23,11 @@ _EMPTY_RATES = np.zeros(0, dtype=RATES_DTYPE)
 class Market:
     """Quotes and replayed bars of one symbol.
 
-    ``index`` is the current bar (-1 before the first ``open_bar``); ``formed`` is False while the
-    clock is at the bar's first tick and True after ``run_bar``. ``bid``/``ask``/``time`` are the
+    ``index`` is the current bar (-1 before the first ``open_bar``/``tick``); ``formed`` is False
+    while the clock is at the bar's first tick (or inside it, in tick replay) and True after
+    ``run_bar``. ``tape`` holds the replayed ticks when the bars were built from ticks
+    (``Replay.load_ticks``), else None; ``tick_k`` is the current tick of the tape (-1 when the
+    quote did not come from ``Replay.tick``). ``bid``/``ask``/``time`` are the
     current quote (0.0/0.0/0 when none). Bar columns are Python lists for fast scalar access;
     ``spreads`` and ``asks_*`` are precomputed in price units (ask = bid + spread · point,
     rounded to ``digits``). Whoever writes ``bid``/``ask`` must bump ``Ledger.seq`` and
@@ -33,7 +37,7 @@ class Market:
     __slots__ = (
         "ask", "ask_closes", "ask_opens", "bid", "closes", "formed", "highs", "index", "lows",
         "market_plain", "opens", "orders", "positions", "rates", "selected", "spec", "spreads",
-        "tf_seconds", "time", "timeframe", "times", "volume_digits",
+        "tape", "tf_seconds", "tick_k", "time", "timeframe", "times", "volume_digits",
     )
 
     def __init__(self, spec: EmulatorSymbol) -> None:
@@ -65,6 +69,8 @@ class Market:
         self.ask_closes: list[float] = []
         self.positions: list[Position] = []
         self.orders: list[PendingOrder] = []
+        self.tape: TickTape | None = None
+        self.tick_k = -1
 
     def load(
         self, timeframe: int, tf_seconds: int, rates: np.ndarray[Any, Any], spread_points: Any
@@ -86,6 +92,8 @@ class Market:
         self.ask_closes = np.round(rates["close"] + spreads, digits).tolist()
         self.index = -1
         self.formed = False
+        self.tape = None
+        self.tick_k = -1
 
 
 def step_decimals(step: float) -> int:

@@ -3,9 +3,10 @@
 Faithful surface: the 223 constants (class attributes), the 11 result types, and the functions
 ``initialize login shutdown last_error version account_info terminal_info symbols_total
 symbols_get symbol_info symbol_info_tick symbol_select copy_rates_from copy_rates_from_pos
-copy_rates_range positions_total positions_get orders_total orders_get history_orders_total
-history_deals_total history_orders_get history_deals_get order_calc_margin order_calc_profit
-order_check order_send`` with the real calling conventions (§1.1: ``TypeError`` for any argument
+copy_rates_range copy_ticks_from copy_ticks_range positions_total positions_get orders_total
+orders_get history_orders_total history_deals_total history_orders_get history_deals_get
+order_calc_margin order_calc_profit order_check order_send`` with the real calling conventions
+(§1.1: ``TypeError`` for any argument
 to a no-argument function and for keywords to a positional-only one) and error model (§1.2–1.4:
 ``last_error`` reset to ``(1, 'Success')`` on every call but ``last_error`` itself; -10004
 ``No IPC connection`` before ``initialize``/after ``shutdown``; client-side -2 messages; the
@@ -15,7 +16,10 @@ Choices where the reference leaves the exact value open (inferred, documented he
 argument that is not a str and an unconvertible date give ``(-2, 'Invalid arguments')``; an
 unknown symbol gives ``(-1, 'Terminal: Call failed')``; an invalid timeframe, a count <= 0 or an
 ``order_calc_*`` action out of range give ``(-2, 'Terminal: Invalid params')``; bars of a
-timeframe that was not loaded give ``(-1, 'Terminal: Call failed')``.
+timeframe that was not loaded and ticks of a symbol without loaded ticks give
+``(-1, 'Terminal: Call failed')``; a ``copy_ticks_*`` ``flags`` value with neither the INFO (1)
+nor the TRADE (2) bit (other than COPY_TICKS_ALL = -1) gives ``(-2, 'Terminal: Invalid
+params')``.
 
 Our own additions, outside the MT5 surface: ``emu.replay`` (:class:`Replay`, the driver) and
 ``emu.faults`` (a hook consulted at the start of every API call; no-op by default).
@@ -189,6 +193,8 @@ class MT5Emulator(QueriesMixin, MT5Constants):
         market = self._market(args[0])
         if not market.selected:
             raise Fail(CALL_FAILED)
+        if market.tick_k >= 0:  # tick replay: the replayed tick (its time_msc and flags)
+            return info.tick(market)
         t = market.time
         bid = market.bid
         return tuple.__new__(res.Tick, (t, bid, market.ask, 0.0, 0, t * 1000,
