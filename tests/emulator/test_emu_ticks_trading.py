@@ -178,3 +178,24 @@ def test_bar_and_tick_replay_mixed(eurusd_ticks: np.ndarray, gbpusd_ticks: np.nd
     assert emu.last_error() == (-1, "Terminal: Call failed")
     last = emu.copy_ticks_from("EURUSD", 0, 10**6, -1)
     assert len(last) == k and last[-1]["time_msc"] == eurusd_ticks["time_msc"][k - 1]
+
+
+def test_pending_order_expires_at_the_first_tick_after_its_expiration(
+        gbpusd_ticks: np.ndarray) -> None:
+    emu = make_tick_emu("GBPUSD", gbpusd_ticks)
+    k0 = at(gbpusd_ticks, 6 * 3600)
+    emu.replay.tick("GBPUSD", k0)
+    expiration = DAY + 7 * 3600 + 30  # 07:00:30 server time
+    res = emu.order_send({"action": 5, "symbol": "GBPUSD", "volume": 0.1, "type": 2,
+                          "price": 1.6100, "type_filling": 2, "type_time": 2,
+                          "expiration": expiration})
+    assert res.retcode == 10008, res
+    times = gbpusd_ticks["time"]
+    gone = int(np.searchsorted(times, expiration))  # first tick at or after the expiration
+    for k in range(k0 + 1, gone + 1):
+        emu.replay.tick("GBPUSD", k)
+        assert emu.orders_total() == (1 if k < gone else 0)
+    done = emu.history_orders_get(ticket=res.order)[-1]
+    assert (done.state, done.time_done) == (6, int(times[gone]))
+    assert times[gone - 1] < expiration <= times[gone]
+    assert emu.positions_total() == 0
