@@ -32,6 +32,8 @@ CASES: dict[str, tuple[str, ...]] = {
         "GBPUSD=GBPUSD_M15.csv",
         "USDJPY=USDJPY_M15.csv",
     ),
+    # Tick-driven (intrabar): the ticks replace the bars.
+    "eurusd_m1_intrabar": ("ticks:EURUSD_ticks_2010-01-01.csv",),
 }
 
 
@@ -49,11 +51,14 @@ def test_every_example_is_covered() -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_parity(name: str, shared_data: Path, tmp_path: Path) -> None:
+    specs = CASES[name]
+    ticks = [s.removeprefix("ticks:") for s in specs if s.startswith("ticks:")]
     common = {
         "strategy": str(EXAMPLES / f"{name}.json"),
-        "data": _data(shared_data, CASES[name]),
+        "data": _data(shared_data, tuple(s for s in specs if not s.startswith("ticks:"))),
         "commission_per_lot": 3.5,
         "news_file": NEWS,
+        "ticks": str(shared_data / ticks[0]) if ticks else None,
     }
     bt = run_backtest(RunSettings(**common, db_path=tmp_path / "bt.sqlite"))  # type: ignore[arg-type]
     paper = run_paper(RunSettings(**common, db_path=tmp_path / "p.sqlite", speed=0.0))  # type: ignore[arg-type]

@@ -99,6 +99,15 @@ class _Buffer:
         out.flags.writeable = False
         return out
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Buffer:
+        """A copy that SHARES the storage: appending to the copy writes past the original's
+        size only, which the original never shows (and overwrites when it grows itself), so a
+        scratch copy of an engine (intrabar evaluation) costs O(indicator state), not O(bars)."""
+        twin = _Buffer.__new__(_Buffer)
+        twin.data = self.data
+        twin.size = self.size
+        return twin
+
 
 class _Node:
     """One indicator instance and the buffers of the outputs somebody asked for."""

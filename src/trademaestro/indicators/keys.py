@@ -35,6 +35,12 @@ class SeriesKey:
     output: str = "value"
     timeframe: Timeframe | None = None
 
+    def __copy__(self) -> SeriesKey:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SeriesKey:
+        return self  # immutable: engine copies (intrabar evaluation) share their keys
+
     @property
     def is_price(self) -> bool:
         """True for bar columns that need no computation."""

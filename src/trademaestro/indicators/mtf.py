@@ -35,6 +35,7 @@ alignment (:meth:`MultiTimeframeEngine.revealed`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -130,6 +131,13 @@ class _Growing:
         out = self.data[: self.size]
         out.flags.writeable = False
         return out
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Growing:
+        """A copy sharing the storage (see ``engine._Buffer.__deepcopy__``)."""
+        twin = _Growing.__new__(_Growing)
+        twin.data = self.data
+        twin.size = self.size
+        return twin
 
 
 class StreamingResampler:

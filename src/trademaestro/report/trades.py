@@ -159,11 +159,13 @@ def build_trades(
             in_volume = sum(float(d["volume"]) for d in ins)
             side = _side(int(ins[0]["type"]))
             open_time: str | None = server_iso(int(ins[0]["time"]))
-            open_price: float | None = (
-                sum(float(d["price"]) * float(d["volume"]) for d in ins) / in_volume
-                if in_volume > _VOLUME_EPS
-                else float(ins[0]["price"])
-            )
+            open_price: float | None
+            if len(ins) == 1 or in_volume <= _VOLUME_EPS:
+                open_price = float(ins[0]["price"])  # exact: no averaging noise
+            else:
+                # Netting additions: the volume-weighted mean, without float noise past 1e-10.
+                weighted = sum(float(d["price"]) * float(d["volume"]) for d in ins) / in_volume
+                open_price = round(weighted, 10)
             opening_cost = opening.share(volume)
         else:
             closing_side = _side(int(deal["type"]))

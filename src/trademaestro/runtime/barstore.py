@@ -88,8 +88,14 @@ class BarStore:
     def with_forming(self, forming: np.ndarray) -> BarStore:
         """A scratch copy extended with the forming bar (intrabar evaluation); self is untouched.
 
-        Costs a copy of the store (O(bars)): intrabar evaluations happen every few seconds."""
-        scratch = copy.deepcopy(self)
+        The engine's series buffers are shared with the copy (appending to the copy never changes
+        what this store shows); the indicator states are copied, the bar lists copied flat."""
+        scratch = copy.copy(self)
+        scratch.engine = copy.deepcopy(self.engine)
+        scratch._atr_avg = copy.deepcopy(self._atr_avg)
+        lists = ("times", "opens", "highs", "lows", "closes", "spreads", "atr_now", "atr_average")
+        for name in lists:
+            setattr(scratch, name, getattr(self, name).copy())
         scratch.extend(np.asarray(forming).reshape(-1)[-1:])
         return scratch
 

@@ -142,6 +142,8 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
                     "how the forming bar evolved); allowed: --ticks SYMBOL=FILE, or intrabar off"
                 )
     for path, strategy, sym in wanted:
+        if sym == tick_symbol:
+            continue  # its bars are built from the ticks on the strategy's timeframe
         tf = strategy.spec.timeframe
         data_tf = feeds[sym].bars.timeframe
         if data_tf is not None and data_tf != tf:
