@@ -241,3 +241,25 @@ def test_multi_timeframe_strategy_never_looks_ahead(shared_data: Path, tmp_path:
     before = [t for t in short.report["trades"] if t["exit_reason"] != "end"]
     assert len(before) > 20
     assert before == [t for t in full.report["trades"] if t["close_time"] < end][: len(before)]
+
+
+def test_higher_timeframe_bars_from_their_own_file(shared_data: Path, tmp_path: Path) -> None:
+    """``--data XAUUSD@H1=XAUUSD_H1.csv`` feeds the H1 confirmations from the broker's own H1
+    bars; they are the same broker feed as the M15 bars, so the trades match the resampled run."""
+    m15 = str(shared_data / "XAUUSD_M15.csv")
+    own = _run(
+        tmp_path, "xauusd_m15_mtf_trend", (m15, f"XAUUSD@H1={shared_data / 'XAUUSD_H1.csv'}")
+    )
+    built = run_backtest(
+        RunSettings(
+            strategy=str(EXAMPLES / "xauusd_m15_mtf_trend.json"),
+            data=m15,
+            db_path=tmp_path / "built.sqlite",
+        )
+    )
+    assert own.report is not None and built.report is not None
+    assert own.report["trades"] == built.report["trades"]
+    from trademaestro.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="found H1 bars"):
+        _run(tmp_path, "xauusd_m15_mtf_trend", (m15, f"XAUUSD@H4={shared_data / 'XAUUSD_H1.csv'}"))

@@ -1,9 +1,11 @@
 """Market-data feeds of a run: one bar file per symbol, and the merged replay timeline.
 
 ``--data FILE`` serves the one symbol that needs data; ``--data SYMBOL=FILE`` names the symbol
-(one per symbol of a multi-symbol run). Every symbol replays its own bars; the timeline merges
-them by bar open time (broker server time), so that bars of several symbols opening at the same
-moment are opened together, acted on together, then played out together.
+(one per symbol of a multi-symbol run); ``--data SYMBOL@H4=FILE`` gives a symbol's
+higher-timeframe bars from their own file (otherwise they are built from the symbol's bars).
+Every symbol replays its own bars; the timeline merges them by bar open time (broker server
+time), so that bars of several symbols opening at the same moment are opened together, acted on
+together, then played out together.
 """
 
 from __future__ import annotations
@@ -19,6 +21,21 @@ from trademaestro.core.errors import ConfigError, DataError
 from trademaestro.data import LoadedBars, load_bars, resolve_data_path
 
 _SYMBOL_SPEC = re.compile(r"^([A-Za-z0-9._#-]{2,29})=(.+)$")
+_HIGHER_SPEC = re.compile(r"^([A-Za-z0-9._#-]{2,29})@([A-Za-z0-9]{1,4})=(.+)$")
+
+
+def split_higher_specs(specs: Sequence[str]) -> tuple[list[str], dict[tuple[str, str], str]]:
+    """Separate ``SYMBOL@TF=FILE`` specs (higher-timeframe bars from their own files) from the
+    rest; returns (the rest, {(symbol, timeframe text): file})."""
+    rest: list[str] = []
+    higher: dict[tuple[str, str], str] = {}
+    for spec in specs:
+        m = _HIGHER_SPEC.match(spec)
+        if m and not Path(spec).exists():
+            higher[(m.group(1), m.group(2))] = m.group(3)
+        else:
+            rest.append(spec)
+    return rest, higher
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,14 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from trademaestro.brokers.emulator import EmulatorConfig, MT5Emulator, load_symbol_specs
 from trademaestro.brokers.mt5.adapter import MT5Adapter
 from trademaestro.core.errors import ConfigError, StrategyError, SymbolError
 from trademaestro.core.servertime import ServerTimeZone
-from trademaestro.data import LoadedBars, load_ticks, resolve_data_path
+from trademaestro.core.timeframes import Timeframe, parse_timeframe
+from trademaestro.data import LoadedBars, load_bars, load_ticks, resolve_data_path
 from trademaestro.execution.intents import Side
 from trademaestro.execution.management_rules import ManagementRules
 from trademaestro.filters.chain import FilterChain
@@ -34,6 +37,7 @@ from trademaestro.runtime.feeds import (
     load_feeds,
     merge_timeline,
     parse_data_specs,
+    split_higher_specs,
     split_symbol_spec,
 )
 from trademaestro.runtime.instance import StrategyInstance, needed_keys
@@ -129,10 +133,12 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         wanted.extend((path, strategy, sym) for sym in symbols)
 
     tick_symbol, tick_path = _tick_source(settings, [w[2] for w in wanted])
+    plain_specs, higher_specs = split_higher_specs(settings.data_specs)
     feeds = load_feeds(
-        parse_data_specs(settings.data_specs, [w[2] for w in wanted if w[2] != tick_symbol]),
+        parse_data_specs(plain_specs, [w[2] for w in wanted if w[2] != tick_symbol]),
         skip_bad_rows=settings.skip_bad_rows,
     )
+    higher = _higher_sources(higher_specs, {w[2] for w in wanted}, settings.skip_bad_rows)
     if mode == "backtest" and tick_symbol is None:
         for path, strategy, _ in wanted:
             options = strategy.spec.option_block
@@ -246,6 +252,7 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
                 default_spread=spec.spread,
                 has_spread=feeds[sym].bars.has_spread,
                 volatility=volatility,
+                sources=higher.get(sym),
             )
         except ValueError as exc:
             raise StrategyError(
@@ -317,6 +324,31 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         tick_symbol=tick_symbol,
         rejected=rejected,
     )
+
+
+def _higher_sources(
+    specs: dict[tuple[str, str], str], symbols: set[str], skip_bad_rows: bool
+) -> dict[str, dict[Timeframe, np.ndarray]]:
+    """Higher-timeframe bars from their own files, by symbol and timeframe."""
+    out: dict[str, dict[Timeframe, np.ndarray]] = {}
+    for (symbol, tf_text), spec in specs.items():
+        if symbol not in symbols:
+            raise ConfigError(
+                f"--data {symbol}@{tf_text}: no strategy trades {symbol}; allowed: "
+                f"{', '.join(sorted(symbols))}"
+            )
+        try:
+            timeframe = parse_timeframe(tf_text)
+        except ValueError as exc:
+            raise ConfigError(f"--data {symbol}@{tf_text}: {exc}") from None
+        loaded = load_bars(resolve_data_path(spec), skip_bad_rows=skip_bad_rows)
+        if loaded.timeframe is not None and loaded.timeframe != timeframe:
+            raise ConfigError(
+                f"{spec}: found {loaded.timeframe.name} bars; allowed: {timeframe.name} bars "
+                f"for --data {symbol}@{tf_text}"
+            )
+        out.setdefault(symbol, {})[timeframe] = loaded.rates
+    return out
 
 
 def _tick_source(settings: RunSettings, symbols: list[str]) -> tuple[str | None, str | None]:
