@@ -14,7 +14,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import Any
 
-from trademaestro.runtime.finish import finish_session
+from trademaestro.runtime.finish import finishing
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
@@ -88,9 +88,7 @@ def backtest_session(session: Session) -> RunResult:
     if session.tick_symbol is not None:
         return _tick_backtest(session)
     replayer = Replayer(session)
-    status, error = "failed", None
-    reports: list[dict[str, Any]] = []
-    try:
+    with finishing(session, replayer.tracker) as ending:
         for slot in session.slots:
             store = slot.instance.store
             store.extend(slot.feed.rates)
@@ -104,45 +102,19 @@ def backtest_session(session: Session) -> RunResult:
             _loop(session, replayer)
         finally:
             gc.unfreeze()
-        status = "completed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        try:
-            reports = finish_session(session, replayer.tracker, status, error)
-        finally:
-            if session.store is not None:
-                session.store.close()
-    return result_of(session, reports, len(replayer), status, replayer.tracker.halts)
+        ending.status = "completed"
+    return result_of(session, ending.reports, len(replayer), ending.status, replayer.tracker.halts)
 
 
 def _tick_backtest(session: Session) -> RunResult:
     """The backtest of a tick-driven session (see :mod:`trademaestro.runtime.ticks`)."""
     stepper = TickStepper(session)
-    status, error = "failed", None
-    reports: list[dict[str, Any]] = []
-    try:
+    with finishing(session, stepper.tracker) as ending:
         step = stepper.step
         for k in range(len(stepper)):
             step(k)
-        status = "completed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        try:
-            reports = finish_session(session, stepper.tracker, status, error)
-        finally:
-            if session.store is not None:
-                session.store.close()
-    return result_of(session, reports, len(stepper), status, stepper.tracker.halts)
+        ending.status = "completed"
+    return result_of(session, ending.reports, len(stepper), ending.status, stepper.tracker.halts)
 
 
 def _loop(session: Session, replayer: Replayer) -> None:

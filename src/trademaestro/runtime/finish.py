@@ -9,6 +9,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from trademaestro.core.servertime import server_day
@@ -132,4 +135,38 @@ def finish_session(
     return reports
 
 
-__all__ = ["EquityTracker", "finish_session", "server_day"]
+@dataclass
+class Ending:
+    """How a driver's run ended: ``status`` (``failed`` until the driver says otherwise),
+    ``error`` text, and the reports built when it finished."""
+
+    status: str = "failed"
+    error: str | None = None
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextmanager
+def finishing(session: Session, tracker: EquityTracker) -> Iterator[Ending]:
+    """Run a driver's loop inside this: whatever happens (data ran out, Ctrl-C, an error), the
+    session is finished — positions closed at the end of the data only when ``completed``,
+    deals, equity and runs recorded, reports built — and the store closed. The driver sets
+    ``ending.status`` to ``completed`` or ``interrupted``; an exception marks it ``failed``
+    (``interrupted`` for KeyboardInterrupt) and propagates after finishing."""
+    ending = Ending()
+    try:
+        yield ending
+    except KeyboardInterrupt:
+        ending.status = "interrupted"
+        raise
+    except Exception as exc:
+        ending.status, ending.error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        try:
+            ending.reports = finish_session(session, tracker, ending.status, ending.error)
+        finally:
+            if session.store is not None:
+                session.store.close()
+
+
+__all__ = ["Ending", "EquityTracker", "finish_session", "finishing", "server_day"]

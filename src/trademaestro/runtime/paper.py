@@ -23,11 +23,10 @@ import contextlib
 import signal
 import time as _time
 from collections.abc import Callable
-from typing import Any
 
 from trademaestro.core.errors import DataError
 from trademaestro.runtime.backtest import RunResult, result_of
-from trademaestro.runtime.finish import finish_session
+from trademaestro.runtime.finish import finishing
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
@@ -69,27 +68,20 @@ async def paper_session(
             slot.instance.store.engine, slot.entry, slot.exit_rule
         )
     closed: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
-    status, error = "failed", None
-    reports: list[dict[str, Any]] = []
     evaluator = asyncio.create_task(_evaluate(session, replayer, closed), name="evaluate")
     try:
-        completed = await _feed(session, replayer, closed, speed, stop, progress, evaluator)
-        status = "completed" if completed else "interrupted"
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
+        with finishing(session, replayer.tracker) as ending:
+            try:
+                completed = await _feed(session, replayer, closed, speed, stop, progress, evaluator)
+            finally:
+                evaluator.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await evaluator
+            ending.status = "completed" if completed else "interrupted"
     finally:
-        evaluator.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await evaluator
         for signum in installed:
             loop.remove_signal_handler(signum)
-        try:
-            reports = finish_session(session, replayer.tracker, status, error)
-        finally:
-            if session.store is not None:
-                session.store.close()
-    return result_of(session, reports, len(replayer), status, replayer.tracker.halts)
+    return result_of(session, ending.reports, len(replayer), ending.status, replayer.tracker.halts)
 
 
 async def _tick_paper(
@@ -97,41 +89,36 @@ async def _tick_paper(
 ) -> RunResult:
     """Paper run of a tick-driven session: each tick at ``speed`` × real time (0: at once)."""
     stepper = TickStepper(session)
-    status, error = "failed", None
-    reports: list[dict[str, Any]] = []
     times = stepper.times
     n = len(stepper)
-    try:
+    with finishing(session, stepper.tracker) as ending:
         started = _time.monotonic()
         completed = True
         for k in range(n):
-            if stop.is_set():
+            if not await _pace(started, times[0], times[k], speed, stop):
                 completed = False
                 break
-            if speed > 0:
-                delay = started + (times[k] - times[0]) / speed - _time.monotonic()
-                if delay > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), delay)
-                    if stop.is_set():
-                        completed = False
-                        break
             stepper.step(k)
             if progress is not None and (k % 5000 == 0 or k == n - 1):
                 progress(k + 1, n)
             if speed == 0 and k % 1024 == 0:
                 await asyncio.sleep(0)
-        status = "completed" if completed else "interrupted"
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        try:
-            reports = finish_session(session, stepper.tracker, status, error)
-        finally:
-            if session.store is not None:
-                session.store.close()
-    return result_of(session, reports, n, status, stepper.tracker.halts)
+        ending.status = "completed" if completed else "interrupted"
+    return result_of(session, ending.reports, n, ending.status, stepper.tracker.halts)
+
+
+async def _pace(started: float, t0: int, t: int, speed: float, stop: asyncio.Event) -> bool:
+    """Wait until server time ``t`` is due at ``speed`` × real time since ``started`` (monotonic
+    seconds, when server time ``t0`` was replayed); False when a stop was asked for."""
+    if stop.is_set():
+        return False
+    if speed > 0:
+        delay = started + (t - t0) / speed - _time.monotonic()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            return not stop.is_set()
+    return True
 
 
 async def _feed(
@@ -148,15 +135,8 @@ async def _feed(
     n = len(times)
     started = _time.monotonic()
     for g in range(n):
-        if stop.is_set():
+        if not await _pace(started, times[0], times[g], speed, stop):
             return False
-        if speed > 0:
-            delay = started + (times[g] - times[0]) / speed - _time.monotonic()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                if stop.is_set():
-                    return False
         replayer.open_group(g)
         await closed.put(g)
         await _join(closed, evaluator)
