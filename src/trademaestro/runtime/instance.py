@@ -122,6 +122,9 @@ class StrategyInstance:
         # The rule trees (entry by side, exit), for intrabar evaluation on a scratch store.
         self.rules: tuple[dict[Side, Condition], Condition | None] | None = None
         self._entered_bar = -1
+        # Callables returning a reason (str) while new entries must wait: the connection circuit
+        # breaker, the pipeline's error escalation. Exits and management go on.
+        self.entry_blockers: list[Callable[[], str | None]] = []
         self.maybe_open = False
         # Position management acts on every closed bar while positions are open; without it
         # the instance only needs to act on bars with a signal (closes are settled then).
@@ -159,7 +162,12 @@ class StrategyInstance:
         """Decide and act at closed bar ``i`` (the broker's quote is the next bar's first tick)."""
         signals = self.signals
         assert signals is not None, "the driver sets the signal source"
-        self._act(i, signals, self.store)
+        self._act(i, signals.entry_at(i), signals.exit_at(i), self.store)
+
+    def act(self, i: int, entry: dict[Side, bool], exit_rule: bool) -> None:
+        """Act at closed bar ``i`` on signals evaluated elsewhere (the pipeline's evaluate stage;
+        same decisions as :meth:`on_bar`)."""
+        self._act(i, entry, exit_rule, self.store)
 
     def on_intrabar(self, forming: np.ndarray) -> None:
         """Evaluate the forming bar (intrabar mode): its series come from a scratch copy of the
@@ -170,12 +178,12 @@ class StrategyInstance:
         if self.rules is None:
             raise RuntimeError("intrabar evaluation needs the instance's rules")
         scratch = self.store.with_forming(forming)
-        entry, exit_rule = self.rules
-        self._act(len(scratch) - 1, StreamingSignals(scratch.engine, entry, exit_rule), scratch)
+        entry_rules, exit_rules = self.rules
+        signals = StreamingSignals(scratch.engine, entry_rules, exit_rules)
+        b = len(scratch) - 1
+        self._act(b, signals.entry_at(b), signals.exit_at(b), scratch)
 
-    def _act(self, i: int, signals: SignalSource, store: BarStore) -> None:
-        entry = signals.entry_at(i)
-        exit_rule = signals.exit_at(i)
+    def _act(self, i: int, entry: dict[Side, bool], exit_rule: bool, store: BarStore) -> None:
         wants_entry = entry.get("buy", False) or entry.get("sell", False)
         if not (exit_rule or wants_entry or (self.maybe_open and self.every_bar)):
             return
@@ -274,6 +282,10 @@ class StrategyInstance:
         allowed, reason = self.risk.can_enter(self.key)
         if not allowed:
             return EntryGate(False, reason)
+        for blocker in self.entry_blockers:
+            why = blocker()
+            if why:
+                return EntryGate(False, why)
         if self._plain_gate:
             return OPEN_GATE
         side: Side = "buy" if entry.get("buy", False) else "sell"

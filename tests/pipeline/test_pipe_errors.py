@@ -1,0 +1,88 @@
+"""Error policy of the pipeline on real XAUUSD bars: a failing act is logged with its context,
+counted, and the run goes on; repeated failures of a stage halt new entries until it recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from trademaestro.runtime.pipeline import BarPipeline
+from trademaestro.runtime.replayer import Replayer
+from trademaestro.runtime.session import open_session
+from trademaestro.runtime.settings import RunSettings
+from trademaestro.runtime.signals import StreamingSignals
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pipeline(shared_data: Path, escalate_after: int) -> tuple[BarPipeline, list[float]]:
+    session = open_session(
+        RunSettings(
+            strategy=str(ROOT / "examples/strategies/xauusd_m15_ema_cross.json"),
+            data=str(shared_data / "XAUUSD_M15_2024Q1.csv"),
+            record=False,
+        ),
+        "paper",
+    )
+    for slot in session.slots:
+        slot.instance.signals = StreamingSignals(
+            slot.instance.store.engine, slot.entry, slot.exit_rule
+        )
+    latencies: list[float] = []
+    pipeline = BarPipeline(
+        session,
+        Replayer(session),
+        escalate_after=escalate_after,
+        on_latency=lambda stage, s: latencies.append(s),
+    )
+    return pipeline, latencies
+
+
+def test_failures_are_counted_escalated_and_recovered(
+    shared_data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, latencies = _pipeline(shared_data, escalate_after=3)
+    instance = pipeline.session.slots[0].instance
+    real_act = instance.act
+    calls = {"n": 0}
+    blocked: list[str | None] = []
+
+    def flaky(i: int, entry: dict, exit_rule: bool) -> None:  # type: ignore[type-arg]
+        calls["n"] += 1
+        if 100 <= calls["n"] < 104:  # four failures in a row
+            raise RuntimeError(f"broken reply at call {calls['n']}")
+        blocked.append(pipeline.health.entry_blocker())
+        real_act(i, entry, exit_rule)
+
+    instance.act = flaky  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="trademaestro.pipeline"):
+        completed = asyncio.run(pipeline.run(0.0, asyncio.Event()))
+    assert completed
+    act = pipeline.health.stages["act"]
+    assert act.errors == 4 and act.consecutive == 0
+    assert "broken reply at call 103" in act.last_error
+    assert pipeline.health.escalated is None  # recovered after the next success
+    messages = [r.getMessage() for r in caplog.records]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert sum("act stage failed" in r.getMessage() for r in errors) == 4
+    assert messages
+    assert any(r.levelno == logging.CRITICAL and "new entries halted" in r.getMessage()
+               for r in caplog.records)
+    # Exactly one act ran while entries were halted: the first success after the failures saw
+    # the escalation (the success then cleared it).
+    assert sum(b is not None for b in blocked) == 1
+    assert calls["n"] == len(pipeline.replayer) - 1  # one act per closed bar: nothing skipped
+    assert len(latencies) >= 2 * (len(pipeline.replayer) - 1)
+
+
+def test_queues_report_depths_and_never_drop(shared_data: Path) -> None:
+    pipeline, _ = _pipeline(shared_data, escalate_after=5)
+    asyncio.run(pipeline.run(0.0, asyncio.Event()))
+    stats = pipeline.queues()
+    n = len(pipeline.replayer)
+    assert stats["bars"]["put"] == n
+    assert stats["acts"]["put"] == n - 1  # every closed bar's signals reached the act stage
+    assert stats["acts"]["max_depth"] <= 64
