@@ -13,7 +13,7 @@ import pytest
 from trademaestro.brokers.emulator import EmulatorConfig, MT5Emulator
 from trademaestro.core.bars import RATES_DTYPE
 from trademaestro.core.timeframes import Timeframe
-from trademaestro.data import load_ticks
+from trademaestro.data import load_bars, load_ticks
 
 
 def read_mt5_csv(path: Path) -> np.ndarray:
@@ -45,6 +45,12 @@ def read_plain_csv(path: Path) -> np.ndarray:
 def xau_m15(shared_data: Path) -> np.ndarray:
     """The real XAUUSD M15 bars (47,165 rows; spread column in points)."""
     return read_mt5_csv(shared_data / "XAUUSD_M15.csv")
+
+
+@pytest.fixture(scope="session")
+def xau_bars(shared_data: Path) -> np.ndarray:
+    """The real XAUUSD M15 bars read by the project's loader (``trademaestro.data.load_bars``)."""
+    return load_bars(shared_data / "XAUUSD_M15.csv").rates
 
 
 @pytest.fixture(scope="session")

@@ -17,26 +17,55 @@ or tick by tick::
 
 See :mod:`.terminal` (the MetaTrader5 surface), :mod:`.replay` (the bar driver and its fill
 assumptions), :mod:`.tickreplay` (the tick driver), :mod:`.tape` (bars built from ticks),
-:mod:`.specs` (symbol specifications) and :mod:`.money` (formulas).
+:mod:`.specs` (symbol specifications), :mod:`.money` (formulas) and :mod:`.faults` /
+:mod:`.fault_types` (scripted fault injection: ``MT5Emulator(config, faults=FaultPlan())``).
 """
 
 from .api import FaultHook, NoFaults
 from .config import EmulatorConfig
 from .constants import CONSTANT_NAMES, MT5Constants
+from .fault_types import (
+    CRASH_EXIT_CODE,
+    Crash,
+    Disconnect,
+    Fault,
+    GhostPosition,
+    Hang,
+    IpcTimeout,
+    Latency,
+    LostReply,
+    RequestMatch,
+    Requote,
+    Retcode,
+)
+from .faults import FaultPlan
 from .replay import Replay
 from .specs import DEFAULT_SYMBOLS, EmulatorSymbol, default_symbols, load_symbol_specs, spec_for
 from .terminal import MT5Emulator
 
 __all__ = [
     "CONSTANT_NAMES",
+    "CRASH_EXIT_CODE",
     "DEFAULT_SYMBOLS",
+    "Crash",
+    "Disconnect",
     "EmulatorConfig",
     "EmulatorSymbol",
+    "Fault",
     "FaultHook",
+    "FaultPlan",
+    "GhostPosition",
+    "Hang",
+    "IpcTimeout",
+    "Latency",
+    "LostReply",
     "MT5Constants",
     "MT5Emulator",
     "NoFaults",
     "Replay",
+    "RequestMatch",
+    "Requote",
+    "Retcode",
     "default_symbols",
     "load_symbol_specs",
     "spec_for",

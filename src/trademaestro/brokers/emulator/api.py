@@ -5,6 +5,13 @@ argument ``TypeError`` raised before the body for METH_VARARGS / METH_NOARGS fun
 ``last_error`` reset to ``(1, 'Success')``, the fault hook consulted, and the body run.
 :class:`ArgError` / :class:`Fail` end the call with their ``last_error`` and the function's
 failure value; :class:`PendingOverflow` becomes the ``SystemError`` of a pending exception.
+
+The fault hook (``emu.faults``) is skipped entirely while it is the default :class:`NoFaults`
+(one class comparison per call). A hook with only ``before_call(function)`` is notified before the
+body; a hook that also has ``intercept(emu, function, args, kwargs, proceed)`` (such as
+:class:`~.faults.FaultPlan`) runs the call itself: it calls ``proceed()`` (the body) or not and
+returns the call's value. Both may raise :class:`Fail` / :class:`ArgError` to end the call with
+that ``last_error`` and the function's failure value.
 """
 
 from __future__ import annotations
@@ -24,11 +31,17 @@ CALL_FAILED = (-1, "Terminal: Call failed")
 INVALID_PARAMS = (-2, "Terminal: Invalid params")
 AUTH_FAILED = (-6, "Terminal: Authorization failed")
 API_DISABLED = (-8, "Auto-Trading using Python API disabled in Terminal")
+IPC_RECV_FAILED = (-10002, "IPC recv failed")
+IPC_TIMEOUT = (-10005, "IPC timeout")
 
 
 class FaultHook(Protocol):
     """Seam for fault injection: consulted at the start of every API call (after the error
-    reset). It may raise, or mutate the emulator; the default does nothing."""
+    reset; never for ``last_error``). It may raise, or mutate the emulator; the default does
+    nothing. Optional extras, looked up by name: ``intercept(emu, function, args, kwargs,
+    proceed) -> value`` replaces ``before_call`` and runs the call itself (see the module
+    docstring); ``attach(emu)`` / ``detach(emu)`` are called when the hook is installed on /
+    removed from an emulator (``emu.faults = hook``)."""
 
     def before_call(self, function: str) -> None:
         """Called with the API function name (e.g. ``"order_send"``)."""
@@ -71,11 +84,11 @@ def api(kind: str, failure: Any = None) -> Callable[[Callable[..., Any]], Callab
             elif varargs and kwargs:
                 no_keywords(name, kwargs)
             self._error = SUCCESS
-            faults = self.faults
-            if faults.__class__ is not NoFaults:  # the default hook does nothing: skip the call
-                faults.before_call(name)
+            faults = self._faults
             try:
-                return fn(self, *args, **kwargs)
+                if faults.__class__ is NoFaults:  # the default hook does nothing: skip it
+                    return fn(self, *args, **kwargs)
+                return _hooked(self, faults, name, fn, args, kwargs)
             except ArgError as exc:
                 self._error = (exc.code, exc.message)
             except Fail as exc:
@@ -90,6 +103,15 @@ def api(kind: str, failure: Any = None) -> Callable[[Callable[..., Any]], Callab
     return decorate
 
 
+def _hooked(emu: EmulatorBase, hook: FaultHook, name: str, fn: Callable[..., Any],
+            args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run ``fn`` through a hook other than :class:`NoFaults`."""
+    intercept = getattr(hook, "intercept", None)
+    if intercept is None:
+        hook.before_call(name)
+        return fn(emu, *args, **kwargs)
+    return intercept(emu, name, args, kwargs, lambda: fn(emu, *args, **kwargs))
+
 
 class EmulatorBase:
     """State shared by the API mixins: configuration, ledger, error, connection, fault hook."""
@@ -98,7 +120,26 @@ class EmulatorBase:
     _ledger: Ledger
     _error: tuple[int, str]
     _connected: bool
-    faults: FaultHook
+    _faults: FaultHook
+
+    @property
+    def faults(self) -> FaultHook:
+        """The fault hook consulted by every API call (default :class:`NoFaults`). Assigning
+        a hook detaches the previous one (its ``detach(emu)``, if any) and attaches the new
+        one (its ``attach(emu)``, if any)."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, hook: FaultHook) -> None:
+        old = getattr(self, "_faults", None)
+        if old is not None and old is not hook:
+            detach = getattr(old, "detach", None)
+            if detach is not None:
+                detach(self)
+        self._faults = hook
+        attach = getattr(hook, "attach", None)
+        if attach is not None:
+            attach(self)
 
     def _online(self) -> None:
         if not self._connected:

@@ -70,6 +70,9 @@ class Ledger:
         self._figures = (0.0, 0.0, 0.0, 0.0, 0.0)
         self._indexes: dict[tuple[int, int], _RecordIndex] = {}
         self._clock = clock
+        self.on_close: Callable[[Position, float, float, int], None] | None = None
+        """Called as ``on_close(position, price, profit, time)`` just before a fully closed
+        position leaves the book (fault injection: :class:`~.faults.GhostPosition`)."""
         if config.deposit_deal and config.balance > 0:
             self.deals.append(tuple.__new__(TradeDeal, (
                 self._deal_ticket(), 0, 0, 0, DEAL_TYPE_BALANCE, DEAL_ENTRY_IN, 0, 0, 0, 0.0,
@@ -262,6 +265,8 @@ class Ledger:
         )))
         self.balance = round(self.balance + profit + commission + swap, digits)
         if full:
+            if self.on_close is not None:
+                self.on_close(pos, price, profit, time)
             del self.positions[pos.ticket]
             market.positions.remove(pos)
             self.closed_positions.add(pos.ticket)

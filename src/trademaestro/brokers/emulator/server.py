@@ -357,6 +357,16 @@ class EmulatorServer:
         """Whether the server process runs."""
         return self._process is not None and self._process.is_alive()
 
+    def join(self, timeout: float | None = None) -> int | None:
+        """Wait up to ``timeout`` seconds for the server process to end (after a
+        ``shutdown_server`` request or a signal); returns its exit code (None: still running
+        or never started)."""
+        process = self._process
+        if process is None:
+            return None
+        process.join(timeout)
+        return process.exitcode
+
     def start(self) -> Address:
         """Start the server process and wait until it listens; returns the bound address.
 

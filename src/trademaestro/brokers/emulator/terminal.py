@@ -22,7 +22,8 @@ nor the TRADE (2) bit (other than COPY_TICKS_ALL = -1) gives ``(-2, 'Terminal: I
 params')``.
 
 Our own additions, outside the MT5 surface: ``emu.replay`` (:class:`Replay`, the driver) and
-``emu.faults`` (a hook consulted at the start of every API call; no-op by default).
+``emu.faults`` (a hook consulted at the start of every API call; no-op by default; a
+:class:`~.faults.FaultPlan` scripts per-call faults).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class MT5Emulator(QueriesMixin, MT5Constants):
         config: account/broker/terminal settings (default :class:`EmulatorConfig()`).
         clock: optional callable returning server time (seconds) used to stamp API trades;
             default: the replay clock (time of the latest quote).
-        faults: fault-injection hook (default :class:`NoFaults`).
+        faults: fault-injection hook (default :class:`NoFaults`), e.g. a
+            :class:`~.faults.FaultPlan`; also settable later with ``emu.faults = plan``.
     """
 
     __version__ = MT5_PACKAGE_VERSION
@@ -88,9 +90,9 @@ class MT5Emulator(QueriesMixin, MT5Constants):
         self._ledger = Ledger(self._config, clock)
         self._server = TradeServer(self._ledger, self._config)
         self.replay = Replay(self._ledger, self._server, self._config)
-        self.faults: FaultHook = faults if faults is not None else NoFaults()
         self._error: tuple[int, str] = SUCCESS
         self._connected = False
+        self.faults = faults if faults is not None else NoFaults()
 
     # ------------------------------------------------------------------ connection
     @api("kw", False)

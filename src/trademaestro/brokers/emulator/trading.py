@@ -47,7 +47,8 @@ COMMENTS = {
     10013: "Invalid request", 10014: "Invalid volume", 10015: "Invalid price",
     10016: "Invalid stops", 10017: "Trade disabled", 10018: "Market closed",
     10019: "No money", 10020: "Prices changed", 10021: "Off quotes",
-    10022: "Invalid expiration", 10025: "No changes", 10026: "AutoTrading disabled by server",
+    10022: "Invalid expiration", 10024: "Too many requests", 10025: "No changes",
+    10026: "AutoTrading disabled by server",
     10027: "AutoTrading disabled by client", 10029: "Order or position frozen",
     10030: "Unsupported filling mode", 10031: "No connection", 10033: "Limit orders reached",
     10034: "Limit volume reached", 10035: "Invalid order type",
@@ -103,6 +104,13 @@ class TradeServer:
             market = ledger.markets[req.symbol]
             bid, ask = market.bid, market.ask
         return self._result(plan, 0, 0, 0.0, 0.0, bid, ask, req)
+
+    def refuse(self, req: Any, code: int, bid: float = 0.0, ask: float = 0.0) -> Any:
+        """The ``OrderSendResult`` of a refusal of ``req`` with ``code`` and its standard
+        comment (:data:`COMMENTS`), ``bid``/``ask`` as given, nothing executed (MT5_API.md §6.5
+        failure shape: deal 0, order 0, volume and price 0.0); takes a new request id."""
+        self.ledger.request_id += 1
+        return self._result(code, 0, 0, 0.0, 0.0, bid, ask, req)
 
     def check(self, req: Any) -> Any:
         """Evaluate ``req`` without executing; ``OrderCheckResult`` (retcode 0, 'Done' if ok).
