@@ -83,3 +83,19 @@ def test_parity_on_the_full_xauusd_m15_data(shared_data: Path, tmp_path: Path) -
     assert len(bt.report["trades"]) > 2000
     assert paper.report["trades"] == bt.report["trades"]
     assert paper.report["stats"] == bt.report["stats"]
+
+
+def test_parity_through_the_gateway_process(shared_data: Path, tmp_path: Path) -> None:
+    """``run``'s default: the emulator lives in a gateway child process, every broker call and the
+    replay cross the pipe, and the act stage calls the broker from a worker thread."""
+    common = {
+        "strategy": str(EXAMPLES / "xauusd_m15_managed_exits.json"),
+        "data": str(shared_data / "XAUUSD_M15_2024Q1.csv"),
+    }
+    bt = run_backtest(RunSettings(**common, db_path=tmp_path / "bt.sqlite"))  # type: ignore[arg-type]
+    paper = run_paper(
+        RunSettings(**common, db_path=tmp_path / "p.sqlite", speed=0.0, gateway=True)  # type: ignore[arg-type]
+    )
+    assert bt.report is not None and paper.report is not None
+    assert paper.report["trades"] == bt.report["trades"]
+    assert len(bt.report["trades"]) > 20

@@ -201,6 +201,14 @@ def run(
     news: NewsOpt = None,
     ticks: TicksOpt = None,
     server_utc_offset: TzOpt = None,
+    gateway: Annotated[
+        bool,
+        typer.Option(
+            "--gateway/--in-process",
+            help="Run the emulator in a gateway child process (hard per-call timeouts), as live "
+            "mode runs the MT5 terminal; --in-process calls it directly.",
+        ),
+    ] = True,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the executor in paper mode: replay the data into the MT5 emulator in real time."""
@@ -226,6 +234,7 @@ def run(
         skip_bad_rows=skip_bad_rows,
         swaps=swaps,
         speed=speed,
+        gateway=gateway,
     )
     with Progress(
         TextColumn("[bold]paper[/] {task.description}"),

@@ -165,8 +165,11 @@ def finishing(session: Session, tracker: EquityTracker) -> Iterator[Ending]:
         try:
             ending.reports = finish_session(session, tracker, ending.status, ending.error)
         finally:
-            if session.store is not None:
-                session.store.close()
+            try:
+                if session.store is not None:
+                    session.store.close()
+            finally:
+                session.close_broker()
 
 
 __all__ = ["Ending", "EquityTracker", "finish_session", "finishing", "server_day"]

@@ -58,7 +58,7 @@ async def paper_session(
         slot.instance.signals = StreamingSignals(
             slot.instance.store.engine, slot.entry, slot.exit_rule
         )
-    pipeline = BarPipeline(session, replayer)
+    pipeline = BarPipeline(session, replayer, threaded=session.settings.gateway)
     try:
         with finishing(session, replayer.tracker) as ending:
             completed = await pipeline.run(speed, stop, progress)
@@ -90,5 +90,3 @@ async def _tick_paper(
                 await asyncio.sleep(0)
         ending.status = "completed" if completed else "interrupted"
     return result_of(session, ending.reports, n, ending.status, stepper.tracker.halts)
-
-

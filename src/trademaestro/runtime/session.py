@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class Session:
 
     settings: RunSettings
     mode: Mode
-    emulator: MT5Emulator
+    emulator: Any  # the MT5-like broker: an MT5Emulator, or a Gateway in paper mode
     adapter: MT5Adapter
     feeds: dict[str, SymbolFeed]
     timeline: Timeline
@@ -91,6 +92,12 @@ class Session:
     def instances(self) -> list[StrategyInstance]:
         """Every strategy instance of the run."""
         return [slot.instance for slot in self.slots]
+
+    def close_broker(self) -> None:
+        """Stop the gateway process, if the broker runs in one."""
+        close = getattr(self.emulator, "close", None)
+        if callable(close):
+            close()
 
     @property
     def run_ids(self) -> list[int]:
@@ -184,14 +191,17 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             feed.rates,
             has_spread=feed.bars.has_spread,
         )
-    adapter = MT5Adapter(emulator)
+    broker: Any = emulator
+    if settings.gateway:
+        broker = _gateway(config, feeds, wanted, settings)
+    adapter = MT5Adapter(broker)
     adapter.connect()
     timeline = merge_timeline(feeds)
     for sym in sorted(feeds, key=lambda s: int(feeds[s].rates["time"][0])):
         if feeds[sym].ticks is not None:
-            emulator.replay.tick(sym, 0)
+            broker.replay.tick(sym, 0)
         else:
-            emulator.replay.open_bar(sym, 0)
+            broker.replay.open_bar(sym, 0)
 
     server_tz = ServerTimeZone.parse(settings.server_utc_offset)
     news = CsvNewsCalendar(settings.news_file) if settings.news_file is not None else None
@@ -314,7 +324,7 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
     return Session(
         settings,
         mode,
-        emulator,
+        broker,
         adapter,
         feeds,
         timeline,
@@ -349,6 +359,28 @@ def _higher_sources(
             )
         out.setdefault(symbol, {})[timeframe] = loaded.rates
     return out
+
+
+def _gateway(
+    config: EmulatorConfig,
+    feeds: dict[str, SymbolFeed],
+    wanted: list[tuple[str, LoadedStrategy, str]],
+    settings: RunSettings,
+) -> Any:
+    """The emulator in a gateway child process, loaded with the same files (paper mode)."""
+    from trademaestro.brokers.emulator.server import BarFeed, EmulatorSpec, TickFeed
+    from trademaestro.brokers.mt5.gateway import Gateway
+    from trademaestro.brokers.mt5.gateway_child import TerminalFactory
+
+    bars, ticks = [], []
+    for sym, feed in feeds.items():
+        tf = int(feed.bars.timeframe or _tf_of(wanted, sym))
+        if feed.ticks is not None:
+            ticks.append(TickFeed(sym, str(feed.path), tf, settings.skip_bad_rows))
+        else:
+            bars.append(BarFeed(sym, str(feed.path), tf, settings.skip_bad_rows))
+    spec = EmulatorSpec(config=config, bars=tuple(bars), ticks=tuple(ticks))
+    return Gateway(TerminalFactory(kind="emulator", emulator=spec))
 
 
 def _tick_source(settings: RunSettings, symbols: list[str]) -> tuple[str | None, str | None]:

@@ -34,6 +34,8 @@ class RunSettings:
         news_file: economic-calendar CSV for the news filter (``time,currency,impact,title``).
         server_utc_offset: broker server time zone as a fixed UTC offset in hours; None = the
             common MT5 convention (UTC+2, UTC+3 while US daylight saving time is in effect).
+        gateway: run the emulator in a gateway child process (paper mode's default in the CLI):
+            every broker call crosses the process boundary with a hard timeout, as in live mode.
         ticks: a tick file (``FILE`` or ``SYMBOL=FILE``, Dukascopy layout): the run replays that
             symbol tick by tick instead of by bars (bars are built from the ticks' bid); needed by
             ``options.intrabar`` in a backtest. One symbol per tick-driven run.
@@ -55,6 +57,7 @@ class RunSettings:
     news_file: Path | None = None
     server_utc_offset: float | None = None
     ticks: str | None = None
+    gateway: bool = False
 
     @property
     def strategy_paths(self) -> tuple[str, ...]:
