@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from trademaestro.cli.ops import register as register_ops
 from trademaestro.core.errors import TradeMaestroError
 from trademaestro.runtime.backtest import RunResult
 from trademaestro.runtime.settings import RunSettings
@@ -279,6 +280,9 @@ def report(
     render_summary(data, console)
     if output is not None:
         write_report_json(data, output)
+
+
+register_ops(app)
 
 
 def main() -> None:

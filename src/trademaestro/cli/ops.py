@@ -1,0 +1,67 @@
+"""Operational commands: ``supervise`` (restart the executor when it dies) and ``emulator-server``
+(an MT5 emulator process that outlives executors, like a real terminal and trade server)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trademaestro.core.errors import ConfigError
+
+AUTHKEY_ENV = "TRADEMAESTRO_EMULATOR_KEY"
+
+
+def authkey_from_env() -> bytes:
+    """The emulator server's authkey (never on the command line or in logs).
+
+    Raises:
+        ConfigError: the environment variable is unset or empty.
+    """
+    value = os.environ.get(AUTHKEY_ENV, "")
+    if not value:
+        raise ConfigError(f"set {AUTHKEY_ENV} to the emulator server's shared secret")
+    return value.encode("utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the operational commands to the CLI."""
+
+    @app.command(
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def supervise(ctx: typer.Context) -> None:
+        """Run ``trademaestro ARGS`` (e.g. ``supervise -- run S.json --data F``) as a child
+        process, restarting it with backoff when it dies; restarted executors start in recovery
+        mode. A crash loop stops restarting and alerts."""
+        from trademaestro.runtime.supervisor import main
+
+        raise typer.Exit(main(list(ctx.args)))
+
+    @app.command("emulator-server")
+    def emulator_server(
+        data: Annotated[
+            list[str], typer.Option("--data", help="SYMBOL=FILE bar file to replay (repeatable).")
+        ],
+        address: Annotated[str, typer.Option(help="Unix socket path to listen on.")],
+        balance: Annotated[float, typer.Option(help="Initial balance (USD).")] = 10_000.0,
+        commission_per_lot: Annotated[float, typer.Option("--commission-per-lot")] = 0.0,
+    ) -> None:
+        """Serve an MT5 emulator on a Unix socket (authkey from TRADEMAESTRO_EMULATOR_KEY) until
+        SIGTERM; executors connect with ``run --broker-address PATH``."""
+        from trademaestro.brokers.emulator import EmulatorConfig
+        from trademaestro.brokers.emulator.server import BarFeed, EmulatorSpec, serve
+        from trademaestro.runtime.feeds import split_symbol_spec
+
+        feeds = []
+        for spec in data:
+            symbol, path = split_symbol_spec(spec)
+            if symbol is None:
+                raise typer.BadParameter(
+                    f"found {spec!r}; allowed: SYMBOL=FILE", param_hint="--data"
+                )
+            feeds.append(BarFeed(symbol, str(Path(path))))
+        config = EmulatorConfig(balance=balance, commission_per_lot=commission_per_lot)
+        serve(EmulatorSpec(config=config, bars=tuple(feeds)), address, authkey_from_env())
