@@ -444,3 +444,18 @@ def test_main_forwards_sigterm_to_the_child(tmp_path: Path) -> None:
     assert not psutil.pid_exists(child_pid) or (
         psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
     )
+
+
+def test_real_executor_with_bad_input_is_not_restarted(fake_time: FakeTime, tmp_path: Path) -> None:
+    """The default command runs the real CLI: bad input exits 2, which is final."""
+    missing = tmp_path / "missing.json"
+    sup = Supervisor(
+        ["run", str(missing), "--data", str(tmp_path / "bars.csv")],
+        clock=fake_time.clock,
+        sleeper=fake_time.sleep,
+        poll_interval=0.02,
+    )
+    assert sup.command[:3] == [sys.executable, "-m", "trademaestro.cli.main"]
+    assert sup.run() == 2
+    assert (sup.starts, fake_time.sleeps) == (1, [])
+    assert_all_reaped(sup)
