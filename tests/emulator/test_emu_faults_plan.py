@@ -292,3 +292,17 @@ def test_faulted_calls_are_exactly_skip_to_skip_plus_times(
     assert failed == list(range(skip, end))
     assert plan.calls("symbols_total") == calls
     assert len(plan.fired) == len(failed)
+
+
+def test_extend_adds_plain_data_rules_all_or_none(xau_bars: np.ndarray) -> None:
+    plan = FaultPlan().add("account_info", IpcTimeout())
+    with pytest.raises(ConfigError, match=r"faults\[1\]\.fault: found 'boom'"):
+        plan.extend([{"function": "order_send", "fault": "requote", "points": 5},
+                     {"function": "order_send", "fault": "boom"}])
+    assert plan.to_spec() == [{"function": "account_info", "fault": "ipc_timeout", "times": 1,
+                               "skip": 0}]  # nothing of the bad spec was added
+    plan.extend([{"function": "order_send", "fault": "retcode", "code": 10024}])
+    emu = _emu(xau_bars, plan)
+    assert emu.account_info() is None
+    assert (emu.order_send(BUY).retcode, emu.order_send(BUY).retcode) == (10024, 10009)
+    assert plan.fired == [("account_info", "ipc_timeout"), ("order_send", "retcode")]

@@ -24,6 +24,7 @@ assumptions), :mod:`.tickreplay` (the tick driver), :mod:`.tape` (bars built fro
 from .api import FaultHook, NoFaults
 from .config import EmulatorConfig
 from .constants import CONSTANT_NAMES, MT5Constants
+from .fault_match import RequestMatch
 from .fault_types import (
     CRASH_EXIT_CODE,
     Crash,
@@ -34,7 +35,6 @@ from .fault_types import (
     IpcTimeout,
     Latency,
     LostReply,
-    RequestMatch,
     Requote,
     Retcode,
 )

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from trademaestro.core.errors import ConfigError
 
+from .fault_match import RequestMatch
 from .fault_types import (
     API_FUNCTIONS,
     FAULT_TYPES,
@@ -52,7 +53,6 @@ from .fault_types import (
     IpcTimeout,
     Latency,
     LostReply,
-    RequestMatch,
     Requote,
     Retcode,
 )
@@ -272,18 +272,31 @@ class FaultPlan:
             ConfigError: not a list, or a bad rule; the message names the rule as
                 ``faults[i]`` (and the key), what was found and what is allowed.
         """
+        return cls().extend(spec)
+
+    def extend(self, spec: Any) -> FaultPlan:
+        """Add the rules of a plain-data ``spec`` (the format of :meth:`from_spec`), all or
+        none: a bad rule raises before any rule is added. Returns the plan.
+
+        Raises:
+            ConfigError: as :meth:`from_spec` (``faults[i]`` counts within ``spec``).
+        """
         if not isinstance(spec, list):
             raise ConfigError(f"faults: found {type(spec).__name__}; allowed: a list of rule "
                               "objects")
-        plan = cls()
+        staged = FaultPlan()
+        parsed = []
         for index, item in enumerate(spec):
             where = f"faults[{index}]"
             function, fault, times, skip, when = _parse_rule(item, where)
             try:
-                plan.add(function, fault, times=times, skip=skip, when=when)
+                staged.add(function, fault, times=times, skip=skip, when=when)
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
-        return plan
+            parsed.append((function, fault, times, skip, when))
+        for function, fault, times, skip, when in parsed:
+            self.add(function, fault, times=times, skip=skip, when=when)
+        return self
 
     def to_spec(self) -> list[dict[str, Any]]:
         """The rules still in the plan as plain data accepted by :meth:`from_spec`, in the order
