@@ -346,12 +346,19 @@ def main(
 
     A leading ``--`` in ``argv`` is dropped; ``command`` replaces the whole child command line.
     SIGINT and SIGTERM are forwarded to the child while this runs (handlers installed in the main
-    thread, restored on return). The supervisor's options come from the caller (the CLI).
+    thread, restored on return). The supervisor's options come from the caller (the CLI). When
+    logging is not configured yet, INFO and above go to stderr.
 
     Returns:
         the exit code (:meth:`Supervisor.run`); 2 with the message on stderr when ``argv`` is
         empty or the executor cannot be started.
     """
+    if not logging.getLogger().handlers:  # the supervisor's starts and exits are its output
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     args = list(argv)
     if args[:1] == ["--"]:
         args = args[1:]
