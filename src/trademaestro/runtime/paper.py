@@ -17,12 +17,14 @@ from collections.abc import Callable
 
 from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import finishing
+from trademaestro.runtime.monitor import Monitor
 from trademaestro.runtime.pipeline import BarPipeline, pace
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
 from trademaestro.runtime.signals import StreamingSignals
 from trademaestro.runtime.ticks import TickStepper
+from trademaestro.runtime.watchdog import Watchdog
 
 ProgressFn = Callable[[int, int], None]
 
@@ -58,12 +60,30 @@ async def paper_session(
         slot.instance.signals = StreamingSignals(
             slot.instance.store.engine, slot.entry, slot.exit_rule
         )
-    pipeline = BarPipeline(session, replayer, threaded=session.settings.gateway)
+    monitor = Monitor(5.0)
+    watchdog = Watchdog({"evaluate": 60.0, "act": 120.0})
+    pipeline = BarPipeline(
+        session,
+        replayer,
+        threaded=session.settings.gateway,
+        watchdog=watchdog,
+        on_latency=lambda stage, seconds: monitor.latency(stage).record(seconds),
+    )
+    monitor.add_source("queues", pipeline.queues)
+    monitor.add_source("pipeline", pipeline.health.report)
+    health = getattr(session.emulator, "health", None)
+    if callable(health):
+        monitor.add_source("gateway", health)
+    background = [monitor.start(), watchdog.start()]
     try:
         with finishing(session, replayer.tracker) as ending:
             completed = await pipeline.run(speed, stop, progress)
             ending.status = "completed" if completed else "interrupted"
     finally:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for signum in installed:
             loop.remove_signal_handler(signum)
     return result_of(session, ending.reports, len(replayer), ending.status, replayer.tracker.halts)

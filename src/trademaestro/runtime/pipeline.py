@@ -36,6 +36,7 @@ from trademaestro.execution.intents import Side
 from trademaestro.runtime.queues import PressureQueue
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, Slot
+from trademaestro.runtime.watchdog import StageTask, Watchdog
 
 log = logging.getLogger("trademaestro.pipeline")
 
@@ -65,6 +66,13 @@ class PipelineHealth:
         """Entry blocker for the instances: the escalation reason, while escalated."""
         return self.escalated
 
+    def report(self) -> dict[str, object]:
+        """Counters for the monitor."""
+        return {
+            "escalated": self.escalated,
+            **{f"{name}_errors": h.errors for name, h in self.stages.items()},
+        }
+
 
 class BarPipeline:
     """The staged runtime over a session's bar timeline (see the module docstring)."""
@@ -78,8 +86,10 @@ class BarPipeline:
         on_latency: LatencyFn | None = None,
         escalate_after: int = 5,
         queue_size: int = 64,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.session = session
+        self.watchdog = watchdog
         self.replayer = replayer
         self.threaded = threaded
         self.on_latency = on_latency
@@ -100,25 +110,26 @@ class BarPipeline:
         self, speed: float, stop: asyncio.Event, progress: ProgressFn | None = None
     ) -> bool:
         """Replay every group of bars; True when the data ran out, False when stopped."""
-        workers = [
-            asyncio.create_task(self._evaluate(), name="evaluate"),
-            asyncio.create_task(self._act(), name="act"),
-        ]
+        stages = [StageTask("evaluate", self._evaluate), StageTask("act", self._act)]
+        for stage in stages:
+            stage.start()
+            if self.watchdog is not None:
+                self.watchdog.register(stage.name, stage.restart)
         try:
-            return await self._feed(speed, stop, progress, workers)
+            return await self._feed(speed, stop, progress, stages)
         finally:
-            for task in workers:
-                task.cancel()
-            for task in workers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for stage in stages:
+                if stage.task is not None:
+                    stage.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await stage.task
 
     async def _feed(
         self,
         speed: float,
         stop: asyncio.Event,
         progress: ProgressFn | None,
-        workers: list[asyncio.Task[None]],
+        stages: list[StageTask],
     ) -> bool:
         replayer = self.replayer
         times = replayer.times
@@ -129,8 +140,8 @@ class BarPipeline:
                 return False
             replayer.open_group(g)
             await self.bars.put(g)
-            await _join(self.bars, workers)
-            await _join(self.acts, workers)
+            await _join(self.bars, stages)
+            await _join(self.acts, stages)
             replayer.close_group(g)
             if progress is not None and (g % 500 == 0 or g == n - 1):
                 progress(g + 1, n)
@@ -142,6 +153,7 @@ class BarPipeline:
         while True:
             g = await self.bars.get()
             started = _time.perf_counter()
+            self._busy("evaluate", True)
             try:
                 for slot, i in self.replayer.due(g):
                     try:
@@ -154,6 +166,7 @@ class BarPipeline:
             finally:
                 self.bars.task_done()
                 self._latency("evaluate", started)
+                self._busy("evaluate", False)
 
     def _signals(self, slot: Slot, i: int) -> tuple[dict[Side, bool], bool]:
         instance = slot.instance
@@ -180,6 +193,7 @@ class BarPipeline:
         while True:
             slot, i, entry, exit_rule = await self.acts.get()
             started = _time.perf_counter()
+            self._busy("act", True)
             try:
                 if self.threaded:
                     await asyncio.to_thread(slot.instance.act, i, entry, exit_rule)
@@ -191,6 +205,14 @@ class BarPipeline:
             finally:
                 self.acts.task_done()
                 self._latency("act", started)
+                self._busy("act", False)
+
+    def _busy(self, stage: str, busy: bool) -> None:
+        """Tell the watchdog a stage took work (busy) or finished it (progress)."""
+        if self.watchdog is not None:
+            if not busy:
+                self.watchdog.beat(stage)
+            self.watchdog.set_busy(stage, busy)
 
     def _latency(self, stage: str, started: float) -> None:
         if self.on_latency is not None:
@@ -245,13 +267,19 @@ class _Joinable(Protocol):
     async def join(self) -> None: ...
 
 
-async def _join(queue: _Joinable, workers: list[asyncio.Task[None]]) -> None:
-    """Wait until ``queue`` is drained; surface a worker's death instead of waiting forever."""
+async def _join(queue: _Joinable, stages: list[StageTask]) -> None:
+    """Wait until ``queue`` is drained; surface a stage's death instead of waiting forever (a
+    stage the watchdog restarted is waited on anew)."""
     joiner = asyncio.ensure_future(queue.join())
-    done, _ = await asyncio.wait({joiner, *workers}, return_when=asyncio.FIRST_COMPLETED)
-    if joiner not in done:
-        joiner.cancel()
-        for task in workers:
-            if task in done:
+    while True:
+        workers = {stage.task for stage in stages if stage.task is not None}
+        done, _ = await asyncio.wait({joiner, *workers}, return_when=asyncio.FIRST_COMPLETED)
+        if joiner in done:
+            return
+        for task in done:
+            if task.cancelled() and any(stage.task is not task for stage in stages):
+                continue  # replaced by the watchdog: wait on the new task
+            joiner.cancel()
+            if not task.cancelled():
                 task.result()
-        raise RuntimeError("a pipeline stage ended unexpectedly")
+            raise RuntimeError("a pipeline stage ended unexpectedly")
