@@ -171,3 +171,49 @@ class EquityPoint(Base):
     time: Mapped[int] = mapped_column(BigInteger)
     balance: Mapped[float] = mapped_column(Float)
     equity: Mapped[float] = mapped_column(Float)
+
+
+JOURNAL_STATES = ("pending", "sent", "done", "rejected", "unknown", "not_executed")
+
+
+class JournalRecord(Base):
+    """One order intent of the exactly-once journal (:mod:`trademaestro.persistence.journal`).
+
+    Unique per (``scope``, ``client_id``): an intent is journalled once and never sent twice.
+    ``created_at`` / ``updated_at`` are wall-clock UTC epoch seconds; ``server_time`` is the
+    broker server time (s) when the intent was journalled (the start of history look-ups).
+    """
+
+    __tablename__ = "order_journal"
+    __table_args__ = (
+        UniqueConstraint("scope", "client_id", name="uq_order_journal_scope_client"),
+        _one_of("state", JOURNAL_STATES),
+        _one_of("action", ORDER_ACTIONS),
+        Index("ix_order_journal_scope_state", "scope", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[str] = mapped_column(String(64))
+    strategy_id: Mapped[str] = mapped_column(String(200))
+    magic: Mapped[int] = mapped_column(BigInteger)
+    symbol: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    intent_json: Mapped[str] = mapped_column(Text)
+    request_json: Mapped[str | None] = mapped_column(Text)
+    result_json: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    server_time: Mapped[int | None] = mapped_column(BigInteger)
+    sends: Mapped[int] = mapped_column(Integer)
+    retcode: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    order_ticket: Mapped[int | None] = mapped_column(BigInteger)
+    deal_ticket: Mapped[int | None] = mapped_column(BigInteger)
+    position_ticket: Mapped[int | None] = mapped_column(BigInteger)
+    volume: Mapped[float | None] = mapped_column(Float)
+    price: Mapped[float | None] = mapped_column(Float)
+    resolution: Mapped[str | None] = mapped_column(Text)
