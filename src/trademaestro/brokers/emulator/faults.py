@@ -14,6 +14,8 @@ or from plain data (a CLI option, a config file, a gateway child process)::
 
     plan = FaultPlan.from_spec([{"function": "order_send", "fault": "requote", "points": 30,
                                  "times": 2}])
+    plan.extend([{"function": "positions_get", "fault": "ghost_position", "seconds": 900}])
+    plan.to_spec()   # the rules back as plain data
 
 Rules: each rule watches one API function. A call of that function for which the rule's
 ``when(args, kwargs)`` is true (or that has no ``when``) is *seen* by the rule; the rule applies
