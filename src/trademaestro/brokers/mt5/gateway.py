@@ -182,6 +182,7 @@ class Gateway:
         self._run = 0  # restarts since the last successful call
         self._stats = {"calls": 0, "timeouts": 0, "crashes": 0, "restarts": 0, "starts": 0}
         self._latency: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None  # (function, monotonic start)
         self.replay = ControlProxy(self.control_call, "replay")
         self.faults = ControlProxy(self.control_call, "faults")
         with self._lock:
@@ -251,16 +252,20 @@ class Gateway:
     def health(self) -> dict[str, Any]:
         """``{"state": "ready"|"starting"|"down"|"closed", "kind", "pid", "calls", "timeouts",
         "crashes", "restarts", "starts", "failure_run", "last_error", "latency": {function:
-        seconds of its last completed call}}``."""
+        seconds of its last completed call}, "in_call": None or {"function", "seconds"} (the
+        call in progress, for a watchdog)}``."""
         if self._closed:
             state = "closed"
         elif self._process is None:
             state = "down"
         else:
             state = "ready" if self._ready else "starting"
+        current = self._current
+        in_call = None if current is None else {
+            "function": current[0], "seconds": time.monotonic() - current[1]}
         return {"state": state, "kind": self.factory.kind, "pid": self.pid, **self._stats,
                 "failure_run": self._run, "last_error": self._error,
-                "latency": dict(self._latency)}
+                "latency": dict(self._latency), "in_call": in_call}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -309,7 +314,11 @@ class Gateway:
                 self._crashed(function)
             self._stats["calls"] += 1
             start = time.monotonic()
-            _, status, value, error = self._receive(function, self._timeout(function), seq)
+            self._current = (function, start)
+            try:
+                _, status, value, error = self._receive(function, self._timeout(function), seq)
+            finally:
+                self._current = None
             self._latency[function] = time.monotonic() - start
             self._run = 0
             if error is not None:

@@ -15,6 +15,7 @@ Not thread-safe on its own (one call at a time per instance; the gateway holds a
 from __future__ import annotations
 
 from collections.abc import Callable
+from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection
 from typing import Any
 
@@ -103,7 +104,7 @@ class RemoteTerminal:
     def _connect(self) -> None:
         try:
             self._conn = Client(self._address, authkey=self._authkey)
-        except (OSError, EOFError, ValueError) as exc:
+        except (OSError, EOFError, ValueError, AuthenticationError) as exc:
             raise BrokerError(f"emulator server at {self._address!r} not reachable: {exc}",
                               code=-10003) from exc
 

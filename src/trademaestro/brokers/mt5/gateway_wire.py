@@ -15,6 +15,7 @@ server (:mod:`trademaestro.brokers.emulator.server`, a process owning one emulat
 
 from __future__ import annotations
 
+import copyreg
 import pickle
 from typing import Any
 
@@ -122,12 +123,39 @@ def _foreign(value: Any) -> bool:
 
 
 def portable_exception(exc: BaseException) -> BaseException:
-    """``exc`` itself when it survives a pickle round trip, else a :class:`RemoteCallError` with
-    its type name and message (e.g. an exception whose ``__init__`` takes other arguments than
-    ``args``)."""
+    """``exc`` made to survive a pickle round trip as itself.
+
+    Exceptions whose ``__init__`` takes other arguments than their ``args`` (``DataError``,
+    ``StrategyError``, ``OrderRejected``) do not unpickle by default; for such a type a
+    reducer is registered (:mod:`copyreg`) that rebuilds the instance without calling
+    ``__init__``: same type, ``args`` (hence message) and attributes. What still fails becomes
+    a :class:`RemoteCallError` with the type name and message.
+    """
+    if _round_trips(exc):
+        return exc
+    copyreg.pickle(type(exc), _reduce_exception)
+    if _round_trips(exc):
+        return exc
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return RemoteCallError(f"{name}: {exc}", name)
+
+
+def _round_trips(exc: BaseException) -> bool:
     try:
-        pickle.loads(pickle.dumps(exc))
+        back = pickle.loads(pickle.dumps(exc))
     except Exception:  # any failure means "not portable"
-        name = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        return RemoteCallError(f"{name}: {exc}", name)
+        return False
+    return type(back) is type(exc) and back.args == exc.args
+
+
+def _reduce_exception(exc: BaseException) -> tuple[Any, ...]:
+    return (_rebuild_exception, (type(exc), exc.args, dict(vars(exc))))
+
+
+def _rebuild_exception(cls: type[BaseException], args: tuple[Any, ...],
+                       state: dict[str, Any]) -> BaseException:
+    """Unpickle an exception without calling its ``__init__`` (see :func:`portable_exception`)."""
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    vars(exc).update(state)
     return exc
