@@ -9,8 +9,9 @@ answer is classified (:mod:`.classify`):
 - SUCCESS / PERMANENT: returned at once (a read's PERMANENT failure raises its ``BrokerError``);
 - TRANSIENT: retried after the backoff; a market open is re-priced at the current quote first
   (ask for a buy, bid for a sell; SL/TP shifted by the same difference unless configured off);
-- CONNECTION: the next attempt first reconnects (``shutdown``, ``initialize(**connect_kwargs)``,
-  then ``login`` when :class:`Credentials` are configured), then retries;
+- CONNECTION: the next attempt (of this call or of the next call) first reconnects
+  (``shutdown``, ``initialize(**connect_kwargs)``, then ``login`` when :class:`Credentials` are
+  configured), then retries;
 - UNKNOWN_OUTCOME of a trade request: returned at once, never retried here; the exactly-once
   executor resolves it by lookup. (A read has no side effect: its UNKNOWN is a CONNECTION.)
 
@@ -125,6 +126,7 @@ class SafeBroker:
         self.sleep = sleep
         self._wait = JitteredBackoff(self.policy, rng if rng is not None else random.Random())
         self.reconnects = 0
+        self.needs_reconnect = False
 
     # -- state ------------------------------------------------------------------------------
     def entries_allowed(self) -> bool:
@@ -144,6 +146,7 @@ class SafeBroker:
         for n in range(1, self.policy.max_attempts + 1):
             error = self._reconnect_once()
             if error is None:
+                self.needs_reconnect = False
                 self.breaker.record_success()
                 return True
             disposition = classify_read_error(error.code)
@@ -386,15 +389,15 @@ class SafeBroker:
         self, op: str, attempt: Callable[[int], _Try], context: str, *, entry: bool
     ) -> _Try:
         max_attempts = self.policy.max_attempts
-        state = {"n": 0, "reconnect": False}
+        state = {"n": 0}
 
         def one() -> _Try:
-            state["n"] = n = int(state["n"]) + 1
+            state["n"] = n = state["n"] + 1
             result: _Try | None = None
-            if state["reconnect"]:
+            if self.needs_reconnect:
                 error = self._reconnect_once()
                 if error is None:
-                    state["reconnect"] = False
+                    self.needs_reconnect = False
                 else:
                     result = _Try(Disposition.CONNECTION, error=error,
                                   detail=f"reconnect: {error}")
@@ -403,7 +406,7 @@ class SafeBroker:
             if result is None:
                 result = attempt(n)
             if result.disposition is Disposition.CONNECTION:
-                state["reconnect"] = True
+                self.needs_reconnect = True
             if result.disposition in _FAILURES:
                 self.breaker.record_failure(f"{op}: {result.detail}")
             else:
