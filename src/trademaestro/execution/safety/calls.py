@@ -33,7 +33,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -47,6 +47,9 @@ from trademaestro.core.symbols import SymbolSpec
 from trademaestro.core.timeframes import Timeframe
 from trademaestro.execution.intents import CloseIntent, Intent, ModifyIntent, OpenIntent
 
+from .attempt import TRANSPORT_ERRORS as _TRANSPORT_ERRORS
+from .attempt import Try as _Try
+from .attempt import outcome_unknown, synthetic
 from .breaker import BreakerState, CircuitBreaker
 from .classify import (
     RES_E_NOT_FOUND,
@@ -64,8 +67,6 @@ log = logging.getLogger("trademaestro.safety.calls")
 R = TypeVar("R")
 _FAILURES = (Disposition.CONNECTION, Disposition.UNKNOWN_OUTCOME)
 _RETRYABLE = (Disposition.TRANSIENT, Disposition.CONNECTION)
-# exceptions a transport (gateway pipe) raises when it breaks mid-call
-_TRANSPORT_ERRORS = (ConnectionError, EOFError, TimeoutError, BrokenPipeError)
 _HISTORY = ("history_deals_get", "history_orders_get")
 
 
@@ -76,21 +77,6 @@ class Credentials:
     login: int
     password: str | None = None
     server: str | None = None
-
-
-@dataclass(slots=True)
-class _Try:
-    """One attempt: its class, the value (read result or OrderOutcome) or the error."""
-
-    disposition: Disposition
-    value: Any = None
-    error: BaseException | None = None
-    detail: str = ""
-
-
-def outcome_unknown(exc: BaseException) -> bool:
-    """True for a gateway/transport failure whose call may have run (``outcome_unknown``)."""
-    return bool(getattr(exc, "outcome_unknown", False)) or isinstance(exc, _TRANSPORT_ERRORS)
 
 
 class SafeBroker:
@@ -326,7 +312,7 @@ class SafeBroker:
         if limit is not None:
             point = self.adapter.symbol_spec(original.symbol).point
             if abs(price - original.price) > limit * point + point * 1e-6:
-                outcome = _synthetic(
+                outcome = synthetic(
                     current, f"re-price to {price} is more than {limit} points away", None
                 )
                 return _Try(Disposition.PERMANENT, outcome, detail="re-price limit")
@@ -347,10 +333,10 @@ class SafeBroker:
         except (BrokerError, SymbolError, *_TRANSPORT_ERRORS) as exc:
             if outcome_unknown(exc):
                 code = getattr(exc, "code", None)
-                return _Try(Disposition.UNKNOWN_OUTCOME, _synthetic(intent, str(exc), code),
+                return _Try(Disposition.UNKNOWN_OUTCOME, synthetic(intent, str(exc), code),
                             exc, detail=f"gateway: {exc}")
             failed = self._read_failure(exc)  # failed before order_send: nothing was sent
-            failed.value = _synthetic(intent, str(exc), getattr(exc, "code", None))
+            failed.value = synthetic(intent, str(exc), getattr(exc, "code", None))
             return failed
         if outcome.retcode is not None:
             return _Try(classify_retcode(outcome.retcode), outcome,
@@ -376,7 +362,7 @@ class SafeBroker:
         outcome = last.value
         if not isinstance(outcome, OrderOutcome):  # failed before any order_send
             code = getattr(last.error, "code", None)
-            outcome = _synthetic(intent, last.detail, code)
+            outcome = synthetic(intent, last.detail, code)
         outcome.extra.update(
             disposition=last.disposition.value,
             attempts=counter[0],
@@ -444,14 +430,3 @@ class SafeBroker:
 def _last_result(retry_state: RetryCallState) -> Any:
     assert retry_state.outcome is not None
     return retry_state.outcome.result()
-
-
-def _synthetic(intent: Intent, text: str, code: int | None) -> OrderOutcome:
-    """An OrderOutcome for a call that produced no trade result (its request: the intent)."""
-    request = asdict(intent)
-    if isinstance(intent, OpenIntent):
-        request["price"] = intent.price
-    return OrderOutcome(
-        ok=False, retcode=None, comment=text, order=0, deal=0, volume=0.0, price=0.0,
-        request=request, error=(int(code) if code is not None else 0, text),
-    )
