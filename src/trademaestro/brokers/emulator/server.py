@@ -61,6 +61,7 @@ from trademaestro.brokers.mt5.gateway_wire import (
 from trademaestro.core.errors import BrokerError, ConfigError
 from trademaestro.core.timeframes import Timeframe
 
+from .api import NoFaults
 from .config import EmulatorConfig
 from .terminal import MT5Emulator
 
@@ -119,8 +120,8 @@ def build_emulator(spec: EmulatorSpec) -> MT5Emulator:
     faults = None
     if spec.faults:
         try:
-            from trademaestro.brokers.emulator.faults import FaultPlan  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as exc:
+            from .faults import FaultPlan
+        except ImportError as exc:  # pragma: no cover - the module ships with the emulator
             raise ConfigError(
                 "EmulatorSpec.faults: found a fault specification; allowed: none, until "
                 "trademaestro.brokers.emulator.faults (FaultPlan) is installed"
@@ -140,6 +141,30 @@ def build_emulator(spec: EmulatorSpec) -> MT5Emulator:
         ticks = load_ticks(tfeed.path, skip_bad_rows=tfeed.skip_bad_rows).ticks
         emu.replay.load_ticks(tfeed.symbol, tfeed.timeframe, ticks)
     return emu
+
+
+def control_emulator(emu: MT5Emulator, target: str, method: str, args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> Any:
+    """``emu.<target>.<method>(*args, **kwargs)`` for ``target`` ``"replay"`` or ``"faults"``;
+    a non-callable attribute (``replay.now``, ``faults.fired``) is returned as is, and a method
+    returning its own object (``plan.extend``, for chaining) returns None. The first fault
+    control on an emulator without a plan installs an empty :class:`FaultPlan`.
+
+    Raises:
+        AttributeError: another target, a private name, or no such attribute.
+    """
+    if target not in ("replay", "faults") or method.startswith("_"):
+        raise AttributeError(f"no emulator control {target}.{method}; allowed: "
+                             "replay.<method> or faults.<method>")
+    if target == "faults" and type(emu.faults) is NoFaults:
+        from .faults import FaultPlan
+
+        emu.faults = FaultPlan()
+    obj = getattr(emu, target)
+    value = getattr(obj, method)
+    if callable(value):
+        value = value(*args, **kwargs)
+    return None if value is obj else value
 
 
 class _Stop(Exception):
@@ -194,12 +219,8 @@ class _Host:
 
     def _attr(self, target: str, method: str, args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
-        if target not in ("replay", "faults") or method.startswith("_"):
-            raise AttributeError(f"no control {target}.{method}")
         with self.lock:
-            value = getattr(getattr(self.emu, target), method)
-            if callable(value):
-                value = value(*args, **kwargs)
+            value = control_emulator(self.emu, target, method, args, kwargs)
         return ("ok", value, None)
 
 

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
-from trademaestro.brokers.emulator.server import Address, EmulatorSpec, build_emulator
+from trademaestro.brokers.emulator import MT5Emulator
+from trademaestro.brokers.emulator.server import (
+    Address,
+    EmulatorSpec,
+    build_emulator,
+    control_emulator,
+)
 from trademaestro.core.errors import ConfigError
 
 from .gateway_wire import RemoteCallError, portable, portable_exception, surface_of
@@ -91,22 +97,19 @@ class TerminalFactory:
 
 def control(terminal: Any, target: str, method: str, args: tuple[Any, ...],
             kwargs: dict[str, Any]) -> Any:
-    """``terminal.<target>.<method>(*args, **kwargs)`` (a non-callable attribute is returned).
+    """``terminal.<target>.<method>(*args, **kwargs)``: in the server for a RemoteTerminal,
+    else on the emulator (:func:`~trademaestro.brokers.emulator.server.control_emulator`).
 
     Raises:
-        ConfigError: the terminal has no such control (the real package has none).
+        ConfigError: the terminal is no emulator (the real package has no controls).
+        AttributeError: no such control.
     """
-    if target not in ("replay", "faults") or method.startswith("_"):
-        raise ConfigError(f"gateway control: found {target}.{method}; allowed: "
-                          "replay.<method> or faults.<method>")
     if hasattr(terminal, "control_call"):  # a RemoteTerminal: the server runs it
         return terminal.control_call(target, method, *args, **kwargs)
-    obj = getattr(terminal, target, None)
-    if obj is None:
-        raise ConfigError(f"gateway control {target}.{method}: this terminal has no {target} "
-                          "(only the emulator, kinds 'emulator' and 'remote')")
-    value = getattr(obj, method)
-    return value(*args, **kwargs) if callable(value) else value
+    if not isinstance(terminal, MT5Emulator):
+        raise ConfigError(f"gateway control {target}.{method}: only the emulator has "
+                          "controls (kinds 'emulator' and 'remote')")
+    return control_emulator(terminal, target, method, args, kwargs)
 
 
 def _watch_parent() -> None:

@@ -28,33 +28,35 @@ Address = str | tuple[str, int]
 SUCCESS = (1, "Success")
 
 
+VALUE_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "replay": frozenset({"now", "has_positions"}),
+    "faults": frozenset({"fired"}),
+}
+"""The non-method attributes of the emulator's controls: read (one round trip) on access."""
+
+
 class ControlProxy:
     """``terminal.replay`` / ``terminal.faults`` of a remote or gateway-hosted emulator: every
-    attribute is a method forwarded as ``call(target, method, *args, **kwargs)``; the
-    properties ``now`` and ``has_positions`` of the replay are read the same way."""
+    attribute is a method forwarded as ``call(target, method, *args, **kwargs)``, except the
+    values of :data:`VALUE_ATTRIBUTES` (``replay.now``, ``replay.has_positions``,
+    ``faults.fired``), which are read when accessed."""
 
     def __init__(self, call: Callable[..., Any], target: str) -> None:
         self._call = call
         self._target = target
+        self._values = VALUE_ATTRIBUTES.get(target, frozenset())
 
-    @property
-    def now(self) -> Any:
-        """The replay clock (server seconds)."""
-        return self._call(self._target, "now")
-
-    @property
-    def has_positions(self) -> Any:
-        """Whether any position is open."""
-        return self._call(self._target, "has_positions")
-
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        if method.startswith("_"):
-            raise AttributeError(method)
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._values:
+            return self._call(self._target, name)
 
         def forward(*args: Any, **kwargs: Any) -> Any:
-            return self._call(self._target, method, *args, **kwargs)
+            return self._call(self._target, name, *args, **kwargs)
 
-        forward.__name__ = method
+        forward.__name__ = name
+        self.__dict__[name] = forward
         return forward
 
 
