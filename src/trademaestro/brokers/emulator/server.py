@@ -259,7 +259,7 @@ def _wake(address: Address) -> None:
 
 def _prepare_unix(address: Address) -> None:
     """Remove a stale Unix socket file at ``address``; refuse one a live server listens on."""
-    if not isinstance(address, str) or not os.path.exists(address):
+    if os.name != "posix" or not isinstance(address, str) or not os.path.exists(address):
         return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -342,7 +342,7 @@ def _watch_parent(host: _Host, bound: Address) -> None:
 
 
 def _server_main(spec: EmulatorSpec, address: Address, authkey: bytes, ready: Connection) -> None:
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # a start failure was sent to ``ready``
         serve(spec, address, authkey, ready)
 
 

@@ -39,18 +39,23 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
 
 from trademaestro.brokers.emulator import results as _results
-from trademaestro.core.errors import BrokerError, ConfigError
+from trademaestro.core.errors import ConfigError
 
 from .gateway_child import TerminalFactory, child_main
+from .gateway_errors import GatewayClosed, GatewayCrashed, GatewayError, GatewayTimeout
 from .gateway_remote import ControlProxy
-from .gateway_wire import (
-    CONNECT_FUNCTIONS,
-    IPC_TIMEOUT,
-    MT5_FUNCTIONS,
-    NO_IPC,
-    ORDER_FUNCTIONS,
-    STATE_CHANGING,
-)
+from .gateway_wire import CONNECT_FUNCTIONS, IPC_TIMEOUT, MT5_FUNCTIONS, NO_IPC, ORDER_FUNCTIONS
+
+__all__ = [
+    "DEFAULT_TIMEOUTS",
+    "Gateway",
+    "GatewayClosed",
+    "GatewayCrashed",
+    "GatewayError",
+    "GatewayTimeout",
+    "TerminalFactory",
+    "call_type",
+]
 
 DEFAULT_TIMEOUTS: dict[str, float] = {
     "query": 5.0,
@@ -73,58 +78,6 @@ def call_type(function: str) -> str:
     if function in ORDER_FUNCTIONS:
         return "order"
     return "control" if "." in function else "query"
-
-
-class GatewayError(BrokerError):
-    """The gateway could not complete a call.
-
-    Attributes:
-        function: the MT5 function (``"replay.run_bar"`` for control calls, ``"start"`` for
-            the start of a child).
-        outcome_unknown: True when the call may have had its effect at the broker.
-    """
-
-    outcome_unknown = False
-
-    def __init__(self, message: str, *, function: str, code: int | None = None) -> None:
-        super().__init__(message, code=code)
-        self.function = function
-
-
-class GatewayTimeout(GatewayError):
-    """A call got no answer within its timeout; the child was killed and replaced.
-
-    Attributes:
-        elapsed: seconds waited. timeout: the limit that applied. ``code`` is -10005.
-    """
-
-    outcome_unknown = True
-
-    def __init__(self, function: str, elapsed: float, timeout: float) -> None:
-        super().__init__(f"gateway call {function} timed out after {elapsed:.3f} s "
-                         f"(limit {timeout} s); gateway restarted, outcome unknown",
-                         function=function, code=IPC_TIMEOUT[0])
-        self.elapsed = elapsed
-        self.timeout = timeout
-
-
-class GatewayCrashed(GatewayError):
-    """The child died during a call (or at start); it was replaced.
-
-    Attributes:
-        exitcode: the child's exit code (negative: killed by that signal), None if unknown.
-        ``outcome_unknown`` is True for ``order_send``. ``code`` is -10004.
-    """
-
-    def __init__(self, function: str, exitcode: int | None) -> None:
-        super().__init__(f"gateway child died during {function} (exit code {exitcode}); "
-                         "gateway restarted", function=function, code=NO_IPC[0])
-        self.exitcode = exitcode
-        self.outcome_unknown = function in STATE_CHANGING
-
-
-class GatewayClosed(GatewayError):
-    """A call on a gateway that was closed."""
 
 
 class Gateway:
