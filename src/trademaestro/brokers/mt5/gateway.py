@@ -25,6 +25,11 @@ reply; after a timeout it is ``(-10005, 'IPC timeout')``, after a crash
 ``(-10004, 'No IPC connection')``.
 
 Thread-safe: one call at a time (a lock), as the real package serializes calls anyway.
+
+Limits: the timeout bounds the wait for the reply; writing a request larger than the pipe
+buffer (about 64 KiB: only bulk replay control such as ``replay.load_rates``, never an MT5
+call) to a child that is already hung blocks until the child is killed. Each child is a spawned
+interpreter (about 0.5 s to start with the emulator and a bar file).
 """
 
 from __future__ import annotations
@@ -120,6 +125,8 @@ class Gateway:
         if not (0 <= backoff[0] <= backoff[1] and math.isfinite(backoff[1])):
             raise ConfigError(f"Gateway backoff: found {backoff!r}; allowed: (base, max) "
                               "seconds with 0 <= base <= max")
+        if not (isinstance(close_grace, int | float) and 0 < close_grace < math.inf):
+            raise ConfigError(f"Gateway close_grace: found {close_grace!r}; allowed: seconds > 0")
         self.backoff = backoff
         self.close_grace = close_grace
         self._ctx = multiprocessing.get_context("spawn")
