@@ -210,6 +210,14 @@ def run(
             "mode runs the MT5 terminal; --in-process calls it directly.",
         ),
     ] = True,
+    broker_address: Annotated[
+        str | None,
+        typer.Option(
+            "--broker-address",
+            help="Unix socket of an emulator server (trademaestro emulator-server): the broker "
+            "outlives this executor, and a restarted executor resumes where the replay stands.",
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the executor in paper mode: replay the data into the MT5 emulator in real time."""
@@ -236,6 +244,7 @@ def run(
         swaps=swaps,
         speed=speed,
         gateway=gateway,
+        broker_address=broker_address,
     )
     with Progress(
         TextColumn("[bold]paper[/] {task.description}"),

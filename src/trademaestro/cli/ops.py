@@ -3,27 +3,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from trademaestro.core.errors import ConfigError
-
-AUTHKEY_ENV = "TRADEMAESTRO_EMULATOR_KEY"
-
-
-def authkey_from_env() -> bytes:
-    """The emulator server's authkey (never on the command line or in logs).
-
-    Raises:
-        ConfigError: the environment variable is unset or empty.
-    """
-    value = os.environ.get(AUTHKEY_ENV, "")
-    if not value:
-        raise ConfigError(f"set {AUTHKEY_ENV} to the emulator server's shared secret")
-    return value.encode("utf-8")
+from trademaestro.runtime.settings import emulator_authkey
 
 
 def register(app: typer.Typer) -> None:
@@ -64,4 +49,4 @@ def register(app: typer.Typer) -> None:
                 )
             feeds.append(BarFeed(symbol, str(Path(path))))
         config = EmulatorConfig(balance=balance, commission_per_lot=commission_per_lot)
-        serve(EmulatorSpec(config=config, bars=tuple(feeds)), address, authkey_from_env())
+        serve(EmulatorSpec(config=config, bars=tuple(feeds)), address, emulator_authkey())

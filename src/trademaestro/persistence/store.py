@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -376,6 +377,60 @@ class Store:
         """The run's order records in recording order, ``request``/``result`` parsed to dicts."""
         with Session(self._engine) as session:
             return load_orders(session, run_id)
+
+    def opening_order(self, position_ticket: int, magic: int) -> dict[str, Any] | None:
+        """The accepted ``open`` order record that created a position (any run), or None —
+        how a restarted executor remembers a position's initial stop and volume."""
+        with Session(self._engine) as session:
+            row = session.scalars(
+                select(OrderRecord)
+                .where(
+                    OrderRecord.order_ticket == position_ticket,
+                    OrderRecord.magic == magic,
+                    OrderRecord.action == "open",
+                )
+                .order_by(OrderRecord.id.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            return {
+                "client_id": row.client_id,
+                "time": row.time,
+                "request": json.loads(row.request_json),
+            }
+
+    def journal_records(
+        self, strategy_id: str, symbol: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(order-like, position-like) records from the exactly-once journal of a strategy and
+        symbol: what the report needs when an order's own record was lost in a crash (the intent
+        is journalled before it is sent). Entries without an order ticket are skipped."""
+        from trademaestro.persistence.models import JournalRecord
+
+        orders: list[dict[str, Any]] = []
+        positions: list[dict[str, Any]] = []
+        with Session(self._engine) as session:
+            rows = session.scalars(
+                select(JournalRecord)
+                .where(JournalRecord.strategy_id == strategy_id, JournalRecord.symbol == symbol)
+                .order_by(JournalRecord.id)
+            )
+            for row in rows:
+                if row.order_ticket is None:
+                    continue
+                orders.append({"order_ticket": row.order_ticket, "reason": row.reason})
+                if row.action == "open":
+                    intent = json.loads(row.intent_json)
+                    positions.append(
+                        {
+                            "ticket": row.order_ticket,
+                            "sl": float(intent.get("sl", 0.0)),
+                            "tp": float(intent.get("tp", 0.0)),
+                            "side": intent.get("side"),
+                        }
+                    )
+        return orders, positions
 
     def load_positions(self, run_id: int) -> list[dict[str, Any]]:
         """The run's positions (last known state), by ticket."""

@@ -41,9 +41,27 @@ def build_report(store: Store, run_id: int) -> dict[str, Any]:
         ReportError: the recorded deals or equity samples cannot be used.
     """
     run = store.load_run(run_id)
-    trades = build_trades(
-        store.load_deals(run_id), store.load_orders(run_id), store.load_positions(run_id)
-    )
+    orders, positions = store.load_orders(run_id), store.load_positions(run_id)
+    if run["mode"] != "backtest":
+        # A paper/live run resumed after a restart holds deals of positions opened by earlier
+        # runs of the same strategy and symbol: their order records (exit reasons, SL/TP) are
+        # there. This run's own records come last, so they win.
+        earlier = [
+            rid
+            for rid in store.run_ids()
+            if rid < run_id
+            and (other := store.load_run(rid))["strategy_id"] == run["strategy_id"]
+            and other["symbol"] == run["symbol"]
+            and other["mode"] == run["mode"]
+        ]
+        orders = [o for rid in earlier for o in store.load_orders(rid)] + orders
+        positions = [p for rid in earlier for p in store.load_positions(rid)] + positions
+        # Orders whose own record was lost in a crash are in the exactly-once journal (written
+        # before sending): the lowest precedence.
+        journal_orders, journal_positions = store.journal_records(run["strategy_id"], run["symbol"])
+        orders = journal_orders + orders
+        positions = journal_positions + positions
+    trades = build_trades(store.load_deals(run_id), orders, positions)
     curve = store.load_equity(run_id)
     initial = float(run["initial_balance"])
     final_balance, final_equity = run["final_balance"], run["final_equity"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -122,6 +123,9 @@ class StrategyInstance:
         # The rule trees (entry by side, exit), for intrabar evaluation on a scratch store.
         self.rules: tuple[dict[Side, Condition], Condition | None] | None = None
         self._entered_bar = -1
+        # The exactly-once order path (journal + safe calls) of paper/live runs; None sends
+        # through the adapter directly (backtests).
+        self.orders: Any = None
         # Callables returning a reason (str) while new entries must wait: the connection circuit
         # breaker, the pipeline's error escalation. Exits and management go on.
         self.entry_blockers: list[Callable[[], str | None]] = []
@@ -355,13 +359,17 @@ class StrategyInstance:
         store: BarStore | None = None,
     ) -> bool:
         """Send one intent, record it; returns True when the broker accepted it."""
-        adapter = self.adapter
+        sender: Any = self.orders if self.orders is not None else self.adapter
         if isinstance(intent, OpenIntent):
-            outcome = adapter.open_market(intent)
+            outcome = sender.open(intent) if self.orders is not None else sender.open_market(intent)
         elif isinstance(intent, CloseIntent):
-            outcome = adapter.close_position(intent)
+            outcome = (
+                sender.close(intent) if self.orders is not None else sender.close_position(intent)
+            )
         else:
-            outcome = adapter.modify_sltp(intent)
+            outcome = (
+                sender.modify(intent) if self.orders is not None else sender.modify_sltp(intent)
+            )
         self.orders_sent += 1
         self.recorder.order(intent, outcome, quote.time)
         if outcome.ok:

@@ -19,6 +19,7 @@ from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import finishing
 from trademaestro.runtime.monitor import Monitor
 from trademaestro.runtime.pipeline import BarPipeline, pace
+from trademaestro.runtime.recovery import recover, start_group
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
@@ -77,7 +78,9 @@ async def paper_session(
     background = [monitor.start(), watchdog.start()]
     try:
         with finishing(session, replayer.tracker) as ending:
-            completed = await pipeline.run(speed, stop, progress)
+            start = start_group(session)
+            recover(session, start)
+            completed = await pipeline.run(speed, stop, progress, start)
             ending.status = "completed" if completed else "interrupted"
     finally:
         for task in background:

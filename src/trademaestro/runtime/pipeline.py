@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from trademaestro.core.chaos import checkpoint
 from trademaestro.core.errors import DataError
 from trademaestro.execution.intents import Side
 from trademaestro.runtime.queues import PressureQueue
@@ -107,16 +108,21 @@ class BarPipeline:
         return {"bars": self.bars.stats(), "acts": self.acts.stats()}
 
     async def run(
-        self, speed: float, stop: asyncio.Event, progress: ProgressFn | None = None
+        self,
+        speed: float,
+        stop: asyncio.Event,
+        progress: ProgressFn | None = None,
+        start: int = 0,
     ) -> bool:
-        """Replay every group of bars; True when the data ran out, False when stopped."""
+        """Replay every group of bars from ``start`` (recovery); True when the data ran out,
+        False when stopped."""
         stages = [StageTask("evaluate", self._evaluate), StageTask("act", self._act)]
         for stage in stages:
             stage.start()
             if self.watchdog is not None:
                 self.watchdog.register(stage.name, stage.restart)
         try:
-            return await self._feed(speed, stop, progress, stages)
+            return await self._feed(speed, stop, progress, stages, start)
         finally:
             for stage in stages:
                 if stage.task is not None:
@@ -130,13 +136,14 @@ class BarPipeline:
         stop: asyncio.Event,
         progress: ProgressFn | None,
         stages: list[StageTask],
+        start: int,
     ) -> bool:
         replayer = self.replayer
         times = replayer.times
         n = len(times)
         started = _time.monotonic()
-        for g in range(n):
-            if not await pace(started, times[0], times[g], speed, stop):
+        for g in range(start, n):
+            if not await pace(started, times[start], times[g], speed, stop):
                 return False
             replayer.open_group(g)
             await self.bars.put(g)
@@ -200,6 +207,7 @@ class BarPipeline:
                 else:
                     slot.instance.act(i, entry, exit_rule)
                 self._succeeded("act")
+                checkpoint("bar")
             except Exception as exc:
                 self._failed("act", slot, i, exc)
             finally:

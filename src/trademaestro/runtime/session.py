@@ -44,7 +44,7 @@ from trademaestro.runtime.feeds import (
 from trademaestro.runtime.instance import StrategyInstance, needed_keys
 from trademaestro.runtime.planning import build_plan
 from trademaestro.runtime.recording import NullRecorder, Recorder, StoreRecorder
-from trademaestro.runtime.settings import Mode, RunSettings
+from trademaestro.runtime.settings import Mode, RunSettings, emulator_authkey
 from trademaestro.strategy.loader import LoadedStrategy, load_strategy
 from trademaestro.strategy.rules import Condition, compile_entry, compile_exit
 
@@ -86,6 +86,7 @@ class Session:
     store: Store | None = None
     tick_symbol: str | None = None
     rejected: list[str] = field(default_factory=list)
+    resume_time: int = 0
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
 
     @property
@@ -192,16 +193,21 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             has_spread=feed.bars.has_spread,
         )
     broker: Any = emulator
-    if settings.gateway:
+    if settings.broker_address is not None:
+        broker = _remote_gateway(settings.broker_address)
+    elif settings.gateway:
         broker = _gateway(config, feeds, wanted, settings)
     adapter = MT5Adapter(broker)
     adapter.connect()
     timeline = merge_timeline(feeds)
-    for sym in sorted(feeds, key=lambda s: int(feeds[s].rates["time"][0])):
-        if feeds[sym].ticks is not None:
-            broker.replay.tick(sym, 0)
-        else:
-            broker.replay.open_bar(sym, 0)
+    # An emulator server whose replay already started is resumed where it stands (recovery).
+    resume_time = int(broker.replay.now) if settings.broker_address is not None else 0
+    if not resume_time:
+        for sym in sorted(feeds, key=lambda s: int(feeds[s].rates["time"][0])):
+            if feeds[sym].ticks is not None:
+                broker.replay.tick(sym, 0)
+            else:
+                broker.replay.open_bar(sym, 0)
 
     server_tz = ServerTimeZone.parse(settings.server_utc_offset)
     news = CsvNewsCalendar(settings.news_file) if settings.news_file is not None else None
@@ -321,6 +327,8 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             slot.instance.recorder = recorder
     for slot in slots:
         slot.instance.rules = (slot.entry, slot.exit_rule)
+    if mode == "paper" and store_db is not None:
+        _exactly_once(slots, adapter, settings, store_db)
     return Session(
         settings,
         mode,
@@ -333,6 +341,7 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         store_db,
         tick_symbol=tick_symbol,
         rejected=rejected,
+        resume_time=resume_time,
     )
 
 
@@ -381,6 +390,46 @@ def _gateway(
             bars.append(BarFeed(sym, str(feed.path), tf, settings.skip_bad_rows))
     spec = EmulatorSpec(config=config, bars=tuple(bars), ticks=tuple(ticks))
     return Gateway(TerminalFactory(kind="emulator", emulator=spec))
+
+
+def _exactly_once(
+    slots: list[Slot], adapter: MT5Adapter, settings: RunSettings, store: Store
+) -> None:
+    """Send every order of a paper run through the exactly-once path: journalled before it is
+    sent, resolved by look-up when its outcome is unknown, never sent twice.
+
+    The journal's scope is the order stream: the emulator server's address when the broker
+    outlives the executor (a restarted executor finds its intents again; a NEW server at the same
+    address needs a new database), else this run (its in-process broker dies with it).
+    """
+    from trademaestro.execution.safety.calls import SafeBroker
+    from trademaestro.execution.safety.exactly_once import ExactlyOnceExecutor
+    from trademaestro.persistence.journal import OrderJournal
+
+    first_run = min(slot.run_id for slot in slots if slot.run_id is not None)
+    scope = (
+        f"server:{settings.broker_address}"
+        if settings.broker_address is not None
+        else f"run:{first_run}"
+    )
+    safe = SafeBroker(adapter)
+    executor = ExactlyOnceExecutor(safe, OrderJournal(store.path, scope=scope))
+
+    def breaker() -> str | None:
+        return None if safe.entries_allowed() else "connection circuit breaker open"
+
+    for slot in slots:
+        slot.instance.orders = executor
+        slot.instance.entry_blockers.append(breaker)
+
+
+def _remote_gateway(address: str) -> Any:
+    """A gateway child connected to the emulator server at ``address`` (broker state outlives
+    this executor)."""
+    from trademaestro.brokers.mt5.gateway import Gateway
+    from trademaestro.brokers.mt5.gateway_child import TerminalFactory
+
+    return Gateway(TerminalFactory(kind="remote", address=address, authkey=emulator_authkey()))
 
 
 def _tick_source(settings: RunSettings, symbols: list[str]) -> tuple[str | None, str | None]:

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from trademaestro.core.errors import ConfigError
+
 Mode = Literal["backtest", "paper"]
+
+AUTHKEY_ENV = "TRADEMAESTRO_EMULATOR_KEY"
+
+
+def emulator_authkey() -> bytes:
+    """The emulator server's shared secret, from ``TRADEMAESTRO_EMULATOR_KEY`` (never taken from
+    the command line, never logged).
+
+    Raises:
+        ConfigError: the variable is unset or empty.
+    """
+    value = os.environ.get(AUTHKEY_ENV, "")
+    if not value:
+        raise ConfigError(f"set {AUTHKEY_ENV} to the emulator server's shared secret")
+    return value.encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +52,9 @@ class RunSettings:
         news_file: economic-calendar CSV for the news filter (``time,currency,impact,title``).
         server_utc_offset: broker server time zone as a fixed UTC offset in hours; None = the
             common MT5 convention (UTC+2, UTC+3 while US daylight saving time is in effect).
+        broker_address: the Unix socket of an emulator server (``trademaestro emulator-server``):
+            the gateway child connects to it, so the broker (positions, deals, replay clock)
+            outlives this executor; a restarted executor resumes the replay where it stands.
         gateway: run the emulator in a gateway child process (paper mode's default in the CLI):
             every broker call crosses the process boundary with a hard timeout, as in live mode.
         ticks: a tick file (``FILE`` or ``SYMBOL=FILE``, Dukascopy layout): the run replays that
@@ -58,6 +79,7 @@ class RunSettings:
     server_utc_offset: float | None = None
     ticks: str | None = None
     gateway: bool = False
+    broker_address: str | None = None
 
     @property
     def strategy_paths(self) -> tuple[str, ...]:

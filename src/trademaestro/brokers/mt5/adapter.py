@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from trademaestro.brokers.port import AccountSnapshot, OrderOutcome, Position, Quote
+from trademaestro.core.chaos import checkpoint
 from trademaestro.core.errors import BrokerError, SymbolError
 from trademaestro.core.symbols import SymbolSpec, default_pip
 from trademaestro.core.timeframes import Timeframe
@@ -285,6 +286,13 @@ class MT5Adapter:
         return self._send(request)
 
     def _send(self, request: dict[str, Any]) -> OrderOutcome:
+        checkpoint("before_send")
+        try:
+            return self._send_now(request)
+        finally:
+            checkpoint("after_send")
+
+    def _send_now(self, request: dict[str, Any]) -> OrderOutcome:
         result = self.mt5.order_send(request)
         if result is None:
             code, text = self.mt5.last_error()
