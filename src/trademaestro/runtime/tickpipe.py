@@ -114,10 +114,13 @@ class PeriodicOrders:
     """A decision for stress tests: every ``period`` seconds of tick time, counted per symbol
     from ``anchors[symbol]`` (server ms), alternately open a buy of ``volume`` lots and flatten.
     Boundaries crossed between two ticks seen are all acted on (a catch-up), so the intents of
-    a symbol depend only on the last tick seen: :meth:`expected` of it."""
+    a symbol depend only on the last tick seen: :meth:`expected` of it. With ``max_catch_up``
+    a larger jump (a gap in the data, a replay loop) gives one action instead of many (then
+    :meth:`expected` no longer holds)."""
 
     def __init__(self, anchors: Mapping[str, int], *, period: float = 30.0, volume: float = 0.01,
-                 magic: int = 424242, strategy_id: str = "stress") -> None:
+                 magic: int = 424242, strategy_id: str = "stress",
+                 max_catch_up: int | None = None) -> None:
         if not period > 0 or not volume > 0:
             raise ConfigError(f"PeriodicOrders: found period {period}, volume {volume}; "
                               "allowed: > 0 s and > 0 lots")
@@ -125,6 +128,7 @@ class PeriodicOrders:
         self.period_ms = period * 1000.0
         self.volume, self.magic, self.strategy_id = volume, magic, strategy_id
         self.done = dict.fromkeys(self.anchors, 0)
+        self.max_catch_up = max_catch_up
 
     def expected(self, symbol: str, time_msc: int) -> int:
         """Intents decided for ``symbol`` once its tick at ``time_msc`` has been seen."""
@@ -133,6 +137,8 @@ class PeriodicOrders:
     def __call__(self, symbol: str, tick: TickEvent) -> list[PipeIntent]:
         """The intents due at ``tick`` (client ids ``p<symbol[:3]><n>``)."""
         due = self.expected(symbol, tick.time_msc)
+        if self.max_catch_up is not None and due - self.done[symbol] > self.max_catch_up:
+            self.done[symbol] = due - 1
         out: list[PipeIntent] = []
         while self.done[symbol] < due:
             n = self.done[symbol] = self.done[symbol] + 1
