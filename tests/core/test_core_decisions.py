@@ -179,3 +179,10 @@ def test_buy_and_sell_on_one_bar_cancel() -> None:
 def test_client_ids_fit_the_comment() -> None:
     plan = TradePlan("x", "XAUUSD", 1, "zzzzzz", None, None, SizingRule())
     assert len("tm " + client_id(plan, 2**31 - 1, "o", 99)) <= 29
+
+
+def test_client_tags_differ_between_the_symbols_of_one_strategy() -> None:
+    from trademaestro.runtime.planning import client_tag
+
+    tags = {client_tag(817013195, s) for s in ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD")}
+    assert len(tags) == 4 and all(len(t) <= 6 for t in tags)

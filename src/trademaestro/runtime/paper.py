@@ -19,7 +19,7 @@ from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import finishing
 from trademaestro.runtime.monitor import Monitor
 from trademaestro.runtime.pipeline import BarPipeline, pace
-from trademaestro.runtime.recovery import recover, start_group
+from trademaestro.runtime.recovery import reconcile_every, reconcile_now, recover, start_group
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
@@ -80,6 +80,15 @@ async def paper_session(
         with finishing(session, replayer.tracker) as ending:
             start = start_group(session)
             recover(session, start)
+            # Before any strategy may trade: the broker is the truth.
+            await asyncio.to_thread(reconcile_now, session)
+            if session.safety is not None:
+                background.append(
+                    asyncio.create_task(
+                        reconcile_every(session, session.settings.reconcile_seconds),
+                        name="reconcile",
+                    )
+                )
             completed = await pipeline.run(speed, stop, progress, start)
             ending.status = "completed" if completed else "interrupted"
     finally:

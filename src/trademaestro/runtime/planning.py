@@ -2,7 +2,7 @@
 
 Magic numbers: ``crc32(strategyId) & 0x7FFFFFFF`` unless configured otherwise, so the same
 strategy keeps its magic number across restarts and machines (that is how its positions are found
-again). The client-id tag is the magic number in base 36 (at most 6 characters).
+again). The client-id tag (:func:`client_tag`) is derived from the magic number and the symbol.
 """
 
 from __future__ import annotations
@@ -30,6 +30,14 @@ def strategy_id_of(loaded: LoadedStrategy) -> str:
 def magic_of(strategy_id: str) -> int:
     """The default magic number of a strategy id (stable, 31 bits)."""
     return zlib.crc32(strategy_id.encode("utf-8")) & 0x7FFFFFFF
+
+
+def client_tag(magic: int, symbol: str) -> str:
+    """The client-id prefix of a strategy instance: base 36 of ``crc32("magic:symbol")``, at most
+    6 characters. It must differ between the symbols of one strategy (they share its magic
+    number): two instances deciding on the same bar must never produce the same client id, or the
+    order journal would take the second intent for the first."""
+    return base36(zlib.crc32(f"{magic}:{symbol}".encode()))[:6]
 
 
 def build_plan(
@@ -81,7 +89,7 @@ def build_plan(
         strategy_id=strategy_id,
         symbol=symbol,
         magic=magic,
-        tag=base36(magic)[:6],
+        tag=client_tag(magic, symbol),
         stop=stop,
         target=target,
         sizing=sizing,

@@ -25,6 +25,44 @@ from trademaestro.runtime.session import Session
 log = logging.getLogger("trademaestro.recovery")
 
 
+def reconcile_now(session: Session) -> int:
+    """One reconciliation pass for every run of the session (the broker is the truth; every
+    discrepancy is logged at CRITICAL by the pass); returns the number of discrepancies."""
+    if session.safety is None or session.store is None:
+        return 0
+    from trademaestro.execution.safety.books import StoreBook
+    from trademaestro.execution.safety.reconcile import reconcile
+
+    safe, journal, executor = session.safety
+    found = 0
+    for slot in session.slots:
+        if slot.run_id is None:
+            continue
+        plan = slot.instance.plan
+        report = reconcile(
+            safe,
+            journal,
+            StoreBook(session.store, slot.run_id),
+            {plan.magic: plan.strategy_id},
+            executor=executor,
+        )
+        found += len(report.discrepancies)
+    return found
+
+
+async def reconcile_every(session: Session, seconds: float) -> None:
+    """Reconcile every ``seconds`` of wall time (an asyncio task; broker calls in a thread).
+    A failed pass is logged and retried at the next period: it never stops the executor."""
+    import asyncio
+
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(reconcile_now, session)
+        except Exception as exc:
+            log.error("periodic reconciliation failed: %s; retrying in %s s", exc, seconds)
+
+
 def start_group(session: Session) -> int:
     """The timeline group to resume from (0 for a fresh run)."""
     now = session.resume_time

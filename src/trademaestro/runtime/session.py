@@ -87,6 +87,7 @@ class Session:
     tick_symbol: str | None = None
     rejected: list[str] = field(default_factory=list)
     resume_time: int = 0
+    safety: Any = None  # (SafeBroker, OrderJournal, ExactlyOnceExecutor) of paper/live runs
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
 
     @property
@@ -327,8 +328,9 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             slot.instance.recorder = recorder
     for slot in slots:
         slot.instance.rules = (slot.entry, slot.exit_rule)
+    safety = None
     if mode == "paper" and store_db is not None:
-        _exactly_once(slots, adapter, settings, store_db)
+        safety = _exactly_once(slots, adapter, settings, store_db)
     return Session(
         settings,
         mode,
@@ -342,6 +344,7 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         tick_symbol=tick_symbol,
         rejected=rejected,
         resume_time=resume_time,
+        safety=safety,
     )
 
 
@@ -394,7 +397,7 @@ def _gateway(
 
 def _exactly_once(
     slots: list[Slot], adapter: MT5Adapter, settings: RunSettings, store: Store
-) -> None:
+) -> tuple[Any, Any, Any]:
     """Send every order of a paper run through the exactly-once path: journalled before it is
     sent, resolved by look-up when its outcome is unknown, never sent twice.
 
@@ -413,7 +416,8 @@ def _exactly_once(
         else f"run:{first_run}"
     )
     safe = SafeBroker(adapter)
-    executor = ExactlyOnceExecutor(safe, OrderJournal(store.path, scope=scope))
+    journal = OrderJournal(store.path, scope=scope)
+    executor = ExactlyOnceExecutor(safe, journal)
 
     def breaker() -> str | None:
         return None if safe.entries_allowed() else "connection circuit breaker open"
@@ -421,6 +425,7 @@ def _exactly_once(
     for slot in slots:
         slot.instance.orders = executor
         slot.instance.entry_blockers.append(breaker)
+    return safe, journal, executor
 
 
 def _remote_gateway(address: str) -> Any:

@@ -55,6 +55,8 @@ class RunSettings:
         broker_address: the Unix socket of an emulator server (``trademaestro emulator-server``):
             the gateway child connects to it, so the broker (positions, deals, replay clock)
             outlives this executor; a restarted executor resumes the replay where it stands.
+        reconcile_seconds: paper/live: reconcile with the broker every that many seconds of wall
+            time (and at start-up, before trading).
         gateway: run the emulator in a gateway child process (paper mode's default in the CLI):
             every broker call crosses the process boundary with a hard timeout, as in live mode.
         ticks: a tick file (``FILE`` or ``SYMBOL=FILE``, Dukascopy layout): the run replays that
@@ -80,6 +82,7 @@ class RunSettings:
     ticks: str | None = None
     gateway: bool = False
     broker_address: str | None = None
+    reconcile_seconds: float = 300.0
 
     @property
     def strategy_paths(self) -> tuple[str, ...]:
