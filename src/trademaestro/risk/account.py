@@ -63,8 +63,11 @@ class AccountRiskState:
         self._refresh_drawdown_limit()
 
     def _refresh_drawdown_limit(self) -> None:
-        given = [lim.max_drawdown_percent for lim in self._limits.values()
-                 if lim.max_drawdown_percent is not None]
+        given = [
+            lim.max_drawdown_percent
+            for lim in self._limits.values()
+            if lim.max_drawdown_percent is not None
+        ]
         self.drawdown.max_drawdown_percent = min(given) if given else None
 
     # -- updates ----------------------------------------------------------------------------
@@ -126,6 +129,10 @@ class AccountRiskState:
         return self.drawdown.resume(reason, equity)
 
     # -- queries ----------------------------------------------------------------------------
+
+    def guards(self) -> dict[str, DailyLossGuard]:
+        """The daily-loss guard of every registered strategy (for saving and restoring)."""
+        return dict(self._guards)
 
     @property
     def halted(self) -> bool:

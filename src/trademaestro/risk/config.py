@@ -29,13 +29,17 @@ def sizing_rule_of(
     threshold: float | None = None
     if dyn.reduceInHighVolatility:
         if dyn.volatilityThreshold is None:
-            raise StrategyError(f"{path}.volatilityThreshold", "missing",
-                                "a ratio > 0 (ATR / its average) with reduceInHighVolatility")
+            raise StrategyError(
+                f"{path}.volatilityThreshold",
+                "missing",
+                "a ratio > 0 (ATR / its average) with reduceInHighVolatility",
+            )
         threshold = float(dyn.volatilityThreshold)
     kelly = None
     if dyn.kelly is not None and dyn.kelly.enabled:
-        kelly = KellyRule(float(dyn.kelly.fraction), float(dyn.kelly.maxRiskPercent),
-                          int(dyn.kelly.minTrades))
+        kelly = KellyRule(
+            float(dyn.kelly.fraction), float(dyn.kelly.maxRiskPercent), int(dyn.kelly.minTrades)
+        )
     return SizingRule(
         lot_size=lot_size,
         risk_percentage=float(dyn.riskPercentage) if dyn.riskPercentage is not None else None,
@@ -57,5 +61,6 @@ def risk_limits_of(risk: RiskManagement | None) -> RiskLimits:
     def num(value: float | None) -> float | None:
         return float(value) if value is not None else None
 
-    return RiskLimits(num(risk.maxDailyLoss), num(risk.maxDailyLossPercent),
-                      num(risk.maxDrawdownPercent))
+    return RiskLimits(
+        num(risk.maxDailyLoss), num(risk.maxDailyLossPercent), num(risk.maxDrawdownPercent)
+    )

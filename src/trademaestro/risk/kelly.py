@@ -95,17 +95,25 @@ def kelly_risk_percent(
         :func:`trademaestro.risk.sizing.size_entry` as ``kelly_percent``.
     """
     if stats.count < cfg.min_trades:
-        what = f"riskPercentage {fallback_percent:g}%" if fallback_percent is not None else (
-            "the plain sizing rule")
-        return fallback_percent, (f"Kelly: {stats.count} of {cfg.min_trades} trades closed; "
-                                  f"{what} applies")
+        what = (
+            f"riskPercentage {fallback_percent:g}%"
+            if fallback_percent is not None
+            else ("the plain sizing rule")
+        )
+        return fallback_percent, (
+            f"Kelly: {stats.count} of {cfg.min_trades} trades closed; {what} applies"
+        )
     f = stats.kelly_fraction
-    described = (f"Kelly: W {stats.win_rate:.4f}, R {stats.payoff_ratio:.4f} over "
-                 f"{stats.count} trades, f* {f:.4f}")
+    described = (
+        f"Kelly: W {stats.win_rate:.4f}, R {stats.payoff_ratio:.4f} over "
+        f"{stats.count} trades, f* {f:.4f}"
+    )
     if f <= 0:
         return 0.0, f"{described} <= 0: no edge, no trade"
     percent = cfg.fraction * f * 100.0
     if percent > cfg.max_risk_percent:
-        return cfg.max_risk_percent, (f"{described}; {cfg.fraction:g} × f* = {percent:.4g}% "
-                                      f"capped at {cfg.max_risk_percent:g}%")
+        return cfg.max_risk_percent, (
+            f"{described}; {cfg.fraction:g} × f* = {percent:.4g}% "
+            f"capped at {cfg.max_risk_percent:g}%"
+        )
     return percent, f"{described}; {cfg.fraction:g} × f* = {percent:.4g}%"

@@ -59,16 +59,22 @@ def daily_loss_limit(
         limit = max_loss
         parts.append(f"maxDailyLoss {max_loss:.2f}")
     if max_loss_percent is not None:
-        if day_start_equity is not None and math.isfinite(day_start_equity) and (
-            day_start_equity > 0
+        if (
+            day_start_equity is not None
+            and math.isfinite(day_start_equity)
+            and (day_start_equity > 0)
         ):
             pct_limit = day_start_equity * max_loss_percent / 100.0
             limit = min(limit, pct_limit)
-            parts.append(f"maxDailyLossPercent {max_loss_percent:g}% of day-start equity "
-                         f"{day_start_equity:.2f} = {pct_limit:.2f}")
+            parts.append(
+                f"maxDailyLossPercent {max_loss_percent:g}% of day-start equity "
+                f"{day_start_equity:.2f} = {pct_limit:.2f}"
+            )
         else:
-            parts.append(f"maxDailyLossPercent {max_loss_percent:g}% not evaluated: day-start "
-                         f"equity unknown ({day_start_equity!r})")
+            parts.append(
+                f"maxDailyLossPercent {max_loss_percent:g}% not evaluated: day-start "
+                f"equity unknown ({day_start_equity!r})"
+            )
     return limit, "; ".join(parts) if parts else "no daily loss limit"
 
 
@@ -114,8 +120,9 @@ class DailyLossGuard:
             return None
         self.state = TradingState.ACTIVE
         self.reason = f"new server day {day}: daily loss limit reset"
-        return RiskEvent(TradingState.REDUCING, TradingState.ACTIVE, self.reason,
-                         self.strategy_id, time=time)
+        return RiskEvent(
+            TradingState.REDUCING, TradingState.ACTIVE, self.reason, self.strategy_id, time=time
+        )
 
     def update(
         self, time: int, realized_today: float, floating: float, day_start_equity: float | None
@@ -144,11 +151,14 @@ class DailyLossGuard:
         if loss >= limit - _REL * max(1.0, limit):
             before = rolled.before if rolled is not None else self.state
             self.state = TradingState.REDUCING
-            self.reason = (f"daily loss {loss:.2f} (realized {realized_today:.2f}, floating "
-                           f"{floating:.2f}) reached the limit {limit:.2f} ({how}): exits only "
-                           f"until the next server day")
-            return RiskEvent(before, TradingState.REDUCING, self.reason, self.strategy_id,
-                             time=time)
+            self.reason = (
+                f"daily loss {loss:.2f} (realized {realized_today:.2f}, floating "
+                f"{floating:.2f}) reached the limit {limit:.2f} ({how}): exits only "
+                f"until the next server day"
+            )
+            return RiskEvent(
+                before, TradingState.REDUCING, self.reason, self.strategy_id, time=time
+            )
         return rolled
 
 
@@ -198,12 +208,15 @@ class DrawdownGuard:
         assert self.max_drawdown_percent is not None
         drawdown = (self.peak - equity) / self.peak * 100.0 if self.peak > 0 else math.inf
         self.state = TradingState.HALTED
-        self.reason = (f"drawdown {drawdown:.2f}% from the equity peak {self.peak:.2f}: equity "
-                       f"{equity:.2f} <= {trigger:.2f} (maxDrawdownPercent "
-                       f"{self.max_drawdown_percent:g}%): emergency stop, every position "
-                       f"closed, trading halted until resumed by a person")
-        return RiskEvent(TradingState.ACTIVE, TradingState.HALTED, self.reason, None,
-                         close_all=True, time=time)
+        self.reason = (
+            f"drawdown {drawdown:.2f}% from the equity peak {self.peak:.2f}: equity "
+            f"{equity:.2f} <= {trigger:.2f} (maxDrawdownPercent "
+            f"{self.max_drawdown_percent:g}%): emergency stop, every position "
+            f"closed, trading halted until resumed by a person"
+        )
+        return RiskEvent(
+            TradingState.ACTIVE, TradingState.HALTED, self.reason, None, close_all=True, time=time
+        )
 
     def resume(self, reason: str, equity: float | None = None) -> RiskEvent:
         """A person resumes trading: ``ACTIVE`` again, the peak reset to the current equity

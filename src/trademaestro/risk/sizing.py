@@ -76,8 +76,11 @@ def _fixed(rule: SizingRule, spec: SymbolSpec, multiplier: float, note: str) -> 
     volume = spec.normalize_volume(scaled)
     times = "" if multiplier == 1.0 else f" × {multiplier:g}"
     if volume <= 0:
-        return Size(0.0, f"{note}lotSize {lots}{times} = {scaled:.4f} lots is below the minimum "
-                         f"volume {spec.volume_min}")
+        return Size(
+            0.0,
+            f"{note}lotSize {lots}{times} = {scaled:.4f} lots is below the minimum "
+            f"volume {spec.volume_min}",
+        )
     return Size(volume, f"{note}fixed {lots}{times} lots -> {volume}")
 
 
@@ -152,8 +155,11 @@ def size_entry(
             return _fixed(rule, spec, multiplier, "no stop loss: ")
         return Size(0.0, f"{source} {percent:g}% needs a stop loss: no trade")
     if not (spec.tick_size > 0 and math.isfinite(spec.tick_value) and spec.tick_value > 0):
-        return Size(0.0, f"{spec.name}: tick value {spec.tick_value!r} per tick "
-                         f"{spec.tick_size!r} unknown: no trade")
+        return Size(
+            0.0,
+            f"{spec.name}: tick value {spec.tick_value!r} per tick "
+            f"{spec.tick_size!r} unknown: no trade",
+        )
     budget = equity * percent / 100.0 * multiplier
     loss_per_lot = distance / spec.tick_size * spec.tick_value
     raw = budget / loss_per_lot
@@ -162,8 +168,10 @@ def size_entry(
     while volume > 0 and volume * loss_per_lot > budget:
         volume = _stepped_down(spec, volume)
     times = "" if multiplier == 1.0 else f" × {multiplier:g}"
-    head = (f"{note}{source} {percent:g}% of {equity:.2f}{times} = {budget:.2f} over "
-            f"{distance:.5g} ({loss_per_lot:.2f} per lot): {raw:.4f} lots")
+    head = (
+        f"{note}{source} {percent:g}% of {equity:.2f}{times} = {budget:.2f} over "
+        f"{distance:.5g} ({loss_per_lot:.2f} per lot): {raw:.4f} lots"
+    )
     if volume <= 0:
         return Size(0.0, f"{head}, below the minimum {spec.volume_min}")
     capped = " (capped at the maximum)" if raw > spec.volume_max else ""

@@ -44,10 +44,13 @@ def volatility_multiplier(atr: float, atr_average: float, threshold: float) -> t
         return 1.0, f"unknown volatility (ATR {atr!r}, average {atr_average!r}): full size"
     if ratio > threshold:
         multiplier = threshold / ratio
-        return multiplier, (f"high volatility: ATR {atr:.5g} is {ratio:.3f} × its average "
-                            f"{atr_average:.5g} > {threshold:g}: size × {multiplier:.4f}")
-    return 1.0, (f"ATR {atr:.5g} is {ratio:.3f} × its average {atr_average:.5g} "
-                 f"<= {threshold:g}: full size")
+        return multiplier, (
+            f"high volatility: ATR {atr:.5g} is {ratio:.3f} × its average "
+            f"{atr_average:.5g} > {threshold:g}: size × {multiplier:.4f}"
+        )
+    return 1.0, (
+        f"ATR {atr:.5g} is {ratio:.3f} × its average {atr_average:.5g} <= {threshold:g}: full size"
+    )
 
 
 def rule_multiplier(rule: SizingRule, atr: float, atr_average: float) -> tuple[float, str]:

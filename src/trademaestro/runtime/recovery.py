@@ -87,6 +87,8 @@ def recover(session: Session, g0: int) -> None:
                 )
     if g0 <= 0:
         return
+    if session.risk_file is not None:
+        session.risk_file.load_into(session.risk)
     t0 = session.timeline.times[g0] if g0 < len(session.timeline.times) else None
     for slot in session.slots:
         rates = slot.feed.rates

@@ -51,3 +51,6 @@ class Replayer:
         for symbol, j in self.groups[g]:
             run_bar(symbol, j)
         self.tracker.sample(self.times[g])
+        risk_file = self.session.risk_file
+        if risk_file is not None:  # paper/live: the risk state survives a restart
+            risk_file.save_if_changed(self.session.risk)

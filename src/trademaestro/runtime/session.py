@@ -44,6 +44,7 @@ from trademaestro.runtime.feeds import (
 from trademaestro.runtime.instance import StrategyInstance, needed_keys
 from trademaestro.runtime.planning import build_plan
 from trademaestro.runtime.recording import NullRecorder, Recorder, StoreRecorder
+from trademaestro.runtime.riskstate import RiskStateFile
 from trademaestro.runtime.settings import Mode, RunSettings, emulator_authkey
 from trademaestro.strategy.loader import LoadedStrategy, load_strategy
 from trademaestro.strategy.rules import Condition, compile_entry, compile_exit
@@ -88,6 +89,7 @@ class Session:
     rejected: list[str] = field(default_factory=list)
     resume_time: int = 0
     safety: Any = None  # (SafeBroker, OrderJournal, ExactlyOnceExecutor) of paper/live runs
+    risk_file: Any = None  # RiskStateFile of paper/live runs
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
 
     @property
@@ -345,6 +347,11 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         rejected=rejected,
         resume_time=resume_time,
         safety=safety,
+        risk_file=(
+            RiskStateFile(store_db.path.with_name(store_db.path.name + ".risk.json"))
+            if safety is not None and store_db is not None
+            else None
+        ),
     )
 
 

@@ -111,9 +111,18 @@ def send_intent(adapter: MT5Adapter, intent: PipeIntent) -> list[OrderOutcome]:
     if isinstance(intent, ModifyIntent):
         return [adapter.modify_sltp(intent)]
     return [
-        adapter.close_position(CloseIntent(
-            intent.strategy_id, p.symbol, p.ticket, p.side, p.volume, intent.magic,
-            intent.client_id, "signal"))
+        adapter.close_position(
+            CloseIntent(
+                intent.strategy_id,
+                p.symbol,
+                p.ticket,
+                p.side,
+                p.volume,
+                intent.magic,
+                intent.client_id,
+                "signal",
+            )
+        )
         for p in adapter.positions(symbol=intent.symbol, magic=intent.magic)
     ]
 
@@ -126,12 +135,21 @@ class PeriodicOrders:
     a larger jump (a gap in the data, a replay loop) gives one action instead of many (then
     :meth:`expected` no longer holds)."""
 
-    def __init__(self, anchors: Mapping[str, int], *, period: float = 30.0, volume: float = 0.01,
-                 magic: int = 424242, strategy_id: str = "stress",
-                 max_catch_up: int | None = None) -> None:
+    def __init__(
+        self,
+        anchors: Mapping[str, int],
+        *,
+        period: float = 30.0,
+        volume: float = 0.01,
+        magic: int = 424242,
+        strategy_id: str = "stress",
+        max_catch_up: int | None = None,
+    ) -> None:
         if not period > 0 or not volume > 0:
-            raise ConfigError(f"PeriodicOrders: found period {period}, volume {volume}; "
-                              "allowed: > 0 s and > 0 lots")
+            raise ConfigError(
+                f"PeriodicOrders: found period {period}, volume {volume}; "
+                "allowed: > 0 s and > 0 lots"
+            )
         self.anchors = dict(anchors)
         self.period_ms = period * 1000.0
         self.volume, self.magic, self.strategy_id = volume, magic, strategy_id
@@ -152,8 +170,20 @@ class PeriodicOrders:
             n = self.done[symbol] = self.done[symbol] + 1
             cid = f"p{symbol[:3]}{n}"
             if n % 2:
-                out.append(OpenIntent(self.strategy_id, symbol, "buy", self.volume, 0.0, 0.0,
-                                      self.magic, cid, tick.ask, "periodic"))
+                out.append(
+                    OpenIntent(
+                        self.strategy_id,
+                        symbol,
+                        "buy",
+                        self.volume,
+                        0.0,
+                        0.0,
+                        self.magic,
+                        cid,
+                        tick.ask,
+                        "periodic",
+                    )
+                )
             else:
                 out.append(FlattenIntent(self.strategy_id, symbol, self.magic, cid))
         return out
@@ -219,15 +249,29 @@ class TickPipeline:
         ConfigError: a negative or non-finite rate, batch_max < 1, no ticks, an unknown stage.
     """
 
-    def __init__(self, broker: Any, ticks: Mapping[str, np.ndarray[Any, Any]], *,
-                 rate: float, decide: DecideFn | None = None, execute: ExecuteFn | None = None,
-                 intent_queue: int = 64, high_water: int | None = None, batch_max: int = 256,
-                 batch_method: str | None = None, loop: bool = False,
-                 timeframe: Timeframe = Timeframe.M1, threaded: bool | None = None,
-                 monitor: Monitor | None = None, watchdog: Watchdog | None = None) -> None:
+    def __init__(
+        self,
+        broker: Any,
+        ticks: Mapping[str, np.ndarray[Any, Any]],
+        *,
+        rate: float,
+        decide: DecideFn | None = None,
+        execute: ExecuteFn | None = None,
+        intent_queue: int = 64,
+        high_water: int | None = None,
+        batch_max: int = 256,
+        batch_method: str | None = None,
+        loop: bool = False,
+        timeframe: Timeframe = Timeframe.M1,
+        threaded: bool | None = None,
+        monitor: Monitor | None = None,
+        watchdog: Watchdog | None = None,
+    ) -> None:
         if not (math.isfinite(rate) and rate >= 0) or batch_max < 1:
-            raise ConfigError(f"TickPipeline: found rate {rate}, batch_max {batch_max}; "
-                              "allowed: rate >= 0 ticks/s (0: unpaced), batch_max >= 1")
+            raise ConfigError(
+                f"TickPipeline: found rate {rate}, batch_max {batch_max}; "
+                "allowed: rate >= 0 ticks/s (0: unpaced), batch_max >= 1"
+            )
         if not ticks or any(len(t) == 0 for t in ticks.values()):
             raise ConfigError("TickPipeline ticks: found no ticks; allowed: {symbol: ticks}")
         self.broker, self.rate, self.batch_max = broker, float(rate), batch_max
@@ -261,10 +305,22 @@ class TickPipeline:
         if monitor is not None:
             monitor.add_source("tickpipe", self.stats)
             monitor.add_latency("tick_to_decision", self.latency_window)
-        self.counts = dict.fromkeys((
-            "ticks_fed", "passes", "decisions", "decide_errors", "intents_queued",
-            "intents_sent", "intents_failed", "intents_interrupted", "orders_sent",
-            "orders_accepted", "backpressure_events"), 0)
+        self.counts = dict.fromkeys(
+            (
+                "ticks_fed",
+                "passes",
+                "decisions",
+                "decide_errors",
+                "intents_queued",
+                "intents_sent",
+                "intents_failed",
+                "intents_interrupted",
+                "orders_sent",
+                "orders_accepted",
+                "backpressure_events",
+            ),
+            0,
+        )
         self.fed = dict.fromkeys(self.symbols, 0)
         self.backpressure_wait_s = 0.0
         self.elapsed_s = 0.0
@@ -277,8 +333,9 @@ class TickPipeline:
         self._cols = {s: (t["time_msc"] + offset).tolist() for s, t in self._arrays.items()}
 
     # -- public ------------------------------------------------------------------------------
-    async def run(self, duration: float | None = None,
-                  stop: asyncio.Event | None = None) -> dict[str, Any]:
+    async def run(
+        self, duration: float | None = None, stop: asyncio.Event | None = None
+    ) -> dict[str, Any]:
         """Feed until ``stop`` is set, ``duration`` wall seconds passed or (without ``loop``)
         the ticks ran out; then stop cleanly (module docstring) and return :meth:`stats`."""
         stop = stop if stop is not None else asyncio.Event()
@@ -310,12 +367,16 @@ class TickPipeline:
         orders sent/accepted, back-pressure events and seconds waited), queue stats (depth,
         max depth, put, coalesced/blocked) and the tick-to-decision latency since the start
         (ms: count, p50, p99, max)."""
-        return {**self.counts, "fed": dict(self.fed),
-                "ticks_coalesced": self.ticks.coalesced,
-                "backpressure_wait_s": round(self.backpressure_wait_s, 3),
-                "elapsed_s": round(self.elapsed_s, 3),
-                "tick_queue": self.ticks.stats(), "intent_queue": self.intents.stats(),
-                "latency": self.latency.snapshot(reset=False)}
+        return {
+            **self.counts,
+            "fed": dict(self.fed),
+            "ticks_coalesced": self.ticks.coalesced,
+            "backpressure_wait_s": round(self.backpressure_wait_s, 3),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "tick_queue": self.ticks.stats(),
+            "intent_queue": self.intents.stats(),
+            "latency": self.latency.snapshot(reset=False),
+        }
 
     # -- feed ----------------------------------------------------------------------------------
     async def _feed(self, stop: asyncio.Event) -> None:
@@ -346,8 +407,17 @@ class TickPipeline:
             for i in range(pos, pos + count):
                 symbol = symbols[seq_sym[i]]
                 k = self._seq_k[i]
-                put(symbol, TickEvent(symbol, k, self._cols[symbol][k], self._bids[symbol][k],
-                                      self._asks[symbol][k], now))
+                put(
+                    symbol,
+                    TickEvent(
+                        symbol,
+                        k,
+                        self._cols[symbol][k],
+                        self._bids[symbol][k],
+                        self._asks[symbol][k],
+                        now,
+                    ),
+                )
                 fed[symbol] += 1
             pos += count
             n += count
@@ -422,8 +492,14 @@ class TickPipeline:
                     intents = await result if inspect.isawaitable(result) else result
                 except Exception as exc:
                     self.counts["decide_errors"] += 1
-                    log.error("decide failed on %s tick %d (time_msc %d): %s; carrying on",
-                              symbol, tick.k, tick.time_msc, exc, exc_info=exc)
+                    log.error(
+                        "decide failed on %s tick %d (time_msc %d): %s; carrying on",
+                        symbol,
+                        tick.k,
+                        tick.time_msc,
+                        exc,
+                        exc_info=exc,
+                    )
                     intents = ()
                 seconds = time.perf_counter() - tick.enqueued
                 self.latency.record(seconds)
@@ -453,8 +529,9 @@ class TickPipeline:
                 self.counts["orders_accepted"] += sum(1 for o in outcomes if o.ok)
             except asyncio.CancelledError:
                 self.counts["intents_interrupted"] += 1
-                log.error("execute stage interrupted during %r: outcome unknown, not re-sent",
-                          intent)
+                log.error(
+                    "execute stage interrupted during %r: outcome unknown, not re-sent", intent
+                )
                 raise
             except Exception as exc:
                 self.counts["intents_failed"] += 1
