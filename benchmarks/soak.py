@@ -37,10 +37,15 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock minutes")
     parser.add_argument("--every", type=float, default=60.0, help="seconds between lines")
     parser.add_argument("--symbols", default="GBPUSD,EURUSD", help="comma-separated")
-    parser.add_argument("--period", type=float, default=30.0,
-                        help="seconds of tick time between orders per symbol (0: no orders)")
-    parser.add_argument("--batch", action="store_true",
-                        help="one gateway call per wake-up (replay.tick_batch)")
+    parser.add_argument(
+        "--period",
+        type=float,
+        default=30.0,
+        help="seconds of tick time between orders per symbol (0: no orders)",
+    )
+    parser.add_argument(
+        "--batch", action="store_true", help="one gateway call per wake-up (replay.tick_batch)"
+    )
     args = parser.parse_args()
     if args.rate < 0 or args.minutes <= 0 or args.every <= 0 or args.period < 0:
         parser.error("--rate >= 0, --minutes > 0, --every > 0, --period >= 0")
@@ -55,13 +60,15 @@ async def _report(pipe: TickPipeline, pid_of: Any, every: float) -> None:
         stats = pipe.stats()
         lat = pipe.latency_window.snapshot()
         tq, iq = stats["tick_queue"], stats["intent_queue"]
-        print(f"{time.monotonic() - start:7.0f} s  RSS {process_rss(pid_of()) / 2**20:7.1f} MiB  "
-              f"ticks +{stats['ticks_fed'] - fed:7d} (coalesced +"
-              f"{stats['ticks_coalesced'] - coalesced:6d})  queues tick {tq['depth']}/"
-              f"{tq['max_depth']} intent {iq['depth']}/{iq['max_depth']}  latency ms p50 "
-              f"{lat['p50_ms']} p99 {lat['p99_ms']} max {lat['max_ms']}  intents "
-              f"{stats['intents_sent']}  back-pressure {stats['backpressure_events']}",
-              flush=True)
+        print(
+            f"{time.monotonic() - start:7.0f} s  RSS {process_rss(pid_of()) / 2**20:7.1f} MiB  "
+            f"ticks +{stats['ticks_fed'] - fed:7d} (coalesced +"
+            f"{stats['ticks_coalesced'] - coalesced:6d})  queues tick {tq['depth']}/"
+            f"{tq['max_depth']} intent {iq['depth']}/{iq['max_depth']}  latency ms p50 "
+            f"{lat['p50_ms']} p99 {lat['p99_ms']} max {lat['max_ms']}  intents "
+            f"{stats['intents_sent']}  back-pressure {stats['backpressure_events']}",
+            flush=True,
+        )
         fed, coalesced = stats["ticks_fed"], stats["ticks_coalesced"]
 
 
@@ -78,14 +85,26 @@ async def _main(args: argparse.Namespace) -> None:
             raise SystemExit(f"initialize failed: {gateway.last_error()}")
         decide = None
         if args.period > 0:
-            decide = PeriodicOrders({s: int(t["time_msc"][0]) for s, t in ticks.items()},
-                                    period=args.period, max_catch_up=2)
-        pipe = TickPipeline(gateway, ticks, rate=args.rate, decide=decide, loop=True,
-                            batch_method="tick_batch" if args.batch else None)
-        print(f"soak: {args.rate:g} ticks/s for {args.minutes:g} min, symbols {symbols}, "
-              f"orders every {args.period:g} s of tick time, "
-              f"{'batched' if args.batch else 'one gateway call per tick'}; "
-              f"RSS at start {process_rss(gateway.pid) / 2**20:.1f} MiB", flush=True)
+            decide = PeriodicOrders(
+                {s: int(t["time_msc"][0]) for s, t in ticks.items()},
+                period=args.period,
+                max_catch_up=2,
+            )
+        pipe = TickPipeline(
+            gateway,
+            ticks,
+            rate=args.rate,
+            decide=decide,
+            loop=True,
+            batch_method="tick_batch" if args.batch else None,
+        )
+        print(
+            f"soak: {args.rate:g} ticks/s for {args.minutes:g} min, symbols {symbols}, "
+            f"orders every {args.period:g} s of tick time, "
+            f"{'batched' if args.batch else 'one gateway call per tick'}; "
+            f"RSS at start {process_rss(gateway.pid) / 2**20:.1f} MiB",
+            flush=True,
+        )
         reporter = asyncio.ensure_future(_report(pipe, lambda: gateway.pid, args.every))
         try:
             stats = await pipe.run(duration=args.minutes * 60.0)

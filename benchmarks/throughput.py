@@ -29,43 +29,76 @@ from trademaestro.data import load_ticks
 from trademaestro.runtime.tickpipe import BatchTickFactory, PeriodicOrders, TickPipeline
 from trademaestro.settings import data_dir
 
-RAMP = (2_000, 5_000, 10_000, 15_000, 20_000, 30_000, 50_000, 75_000, 100_000, 150_000,
-        200_000, 300_000)
+RAMP = (
+    2_000,
+    5_000,
+    10_000,
+    15_000,
+    20_000,
+    30_000,
+    50_000,
+    75_000,
+    100_000,
+    150_000,
+    200_000,
+    300_000,
+)
 MIN_FED = 0.99
 MAX_P99_MS = 5.0
 
 
-def trial(spec: EmulatorSpec, ticks: dict[str, np.ndarray[Any, Any]], mode: str, rate: float,
-          seconds: float, period: float) -> tuple[bool, dict[str, Any]]:
+def trial(
+    spec: EmulatorSpec,
+    ticks: dict[str, np.ndarray[Any, Any]],
+    mode: str,
+    rate: float,
+    seconds: float,
+    period: float,
+) -> tuple[bool, dict[str, Any]]:
     """One rate for ``seconds``: (sustained, stats)."""
     factory = (BatchTickFactory if mode == "batch" else TerminalFactory)(
-        kind="emulator", emulator=spec)
+        kind="emulator", emulator=spec
+    )
     gateway = Gateway(factory)
     try:
         if not gateway.initialize():
             raise SystemExit(f"initialize failed: {gateway.last_error()}")
         decide = None
         if period > 0:
-            decide = PeriodicOrders({s: int(t["time_msc"][0]) for s, t in ticks.items()},
-                                    period=period, max_catch_up=2)
-        pipe = TickPipeline(gateway, ticks, rate=rate, decide=decide, loop=True,
-                            batch_method="tick_batch" if mode == "batch" else None)
+            decide = PeriodicOrders(
+                {s: int(t["time_msc"][0]) for s, t in ticks.items()}, period=period, max_catch_up=2
+            )
+        pipe = TickPipeline(
+            gateway,
+            ticks,
+            rate=rate,
+            decide=decide,
+            loop=True,
+            batch_method="tick_batch" if mode == "batch" else None,
+        )
         stats = asyncio.run(pipe.run(duration=seconds))
     finally:
         gateway.close()
     p99 = stats["latency"]["p99_ms"]
     ok = stats["ticks_fed"] >= MIN_FED * rate * seconds and p99 is not None and p99 < MAX_P99_MS
-    print(f"  {mode:5s} {rate:9,.0f}/s: fed {stats['ticks_fed']:9,d} "
-          f"({stats['ticks_fed'] / (rate * seconds):6.1%}), decisions {stats['decisions']:8,d}, "
-          f"coalesced {stats['ticks_coalesced']:9,d}, latency ms p50 "
-          f"{stats['latency']['p50_ms']} p99 {p99} max {stats['latency']['max_ms']}, "
-          f"intents {stats['intents_sent']}  -> {'sustained' if ok else 'NOT sustained'}",
-          flush=True)
+    print(
+        f"  {mode:5s} {rate:9,.0f}/s: fed {stats['ticks_fed']:9,d} "
+        f"({stats['ticks_fed'] / (rate * seconds):6.1%}), decisions {stats['decisions']:8,d}, "
+        f"coalesced {stats['ticks_coalesced']:9,d}, latency ms p50 "
+        f"{stats['latency']['p50_ms']} p99 {p99} max {stats['latency']['max_ms']}, "
+        f"intents {stats['intents_sent']}  -> {'sustained' if ok else 'NOT sustained'}",
+        flush=True,
+    )
     return ok, stats
 
 
-def search(spec: EmulatorSpec, ticks: dict[str, np.ndarray[Any, Any]], mode: str,
-           seconds: float, period: float) -> float:
+def search(
+    spec: EmulatorSpec,
+    ticks: dict[str, np.ndarray[Any, Any]],
+    mode: str,
+    seconds: float,
+    period: float,
+) -> float:
     """The highest sustained rate of ``mode`` (ramp, then 4 bisection steps)."""
     best, failed_at, misses = 0.0, None, 0
     for rate in RAMP:
@@ -92,8 +125,12 @@ def search(spec: EmulatorSpec, ticks: dict[str, np.ndarray[Any, Any]], mode: str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="wall seconds per rate")
-    parser.add_argument("--period", type=float, default=0.0,
-                        help="seconds of tick time between orders per symbol (0: no orders)")
+    parser.add_argument(
+        "--period",
+        type=float,
+        default=0.0,
+        help="seconds of tick time between orders per symbol (0: no orders)",
+    )
     parser.add_argument("--modes", default="tick,batch", help="tick, batch or both")
     parser.add_argument("--symbols", default="GBPUSD,EURUSD", help="comma-separated")
     args = parser.parse_args()
@@ -107,13 +144,18 @@ def main() -> None:
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
         if mode not in ("tick", "batch"):
             parser.error(f"--modes: found {mode!r}; allowed: tick, batch")
-        how = ("one gateway call per tick" if mode == "tick"
-               else "one gateway call per wake-up (replay.tick_batch)")
+        how = (
+            "one gateway call per tick"
+            if mode == "tick"
+            else "one gateway call per wake-up (replay.tick_batch)"
+        )
         print(f"mode {mode}: {how}", flush=True)
         results[mode] = search(spec, ticks, mode, args.seconds, args.period)
-    print(f"\nsustained (>= {MIN_FED:.0%} of the ticks fed, p99 < {MAX_P99_MS:g} ms), "
-          f"{args.seconds:g} s per rate, symbols {symbols}, "
-          f"{'no orders' if args.period <= 0 else f'orders every {args.period:g} s tick time'}:")
+    print(
+        f"\nsustained (>= {MIN_FED:.0%} of the ticks fed, p99 < {MAX_P99_MS:g} ms), "
+        f"{args.seconds:g} s per rate, symbols {symbols}, "
+        f"{'no orders' if args.period <= 0 else f'orders every {args.period:g} s tick time'}:"
+    )
     for mode, best in results.items():
         verdict = "meets" if best >= 20_000 else "below"
         print(f"  {mode:5s}: {best:9,.0f} ticks/s ({verdict} the 20,000 ticks/s target)")

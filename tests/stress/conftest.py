@@ -36,8 +36,7 @@ def fx_ticks(shared_data: Path) -> dict[str, np.ndarray[Any, Any]]:
 @pytest.fixture(scope="session")
 def fx_spec(shared_data: Path) -> EmulatorSpec:
     """An emulator with both tick files (M1 bars built from the bid)."""
-    return EmulatorSpec(ticks=tuple(TickFeed(s, str(tick_file(shared_data, s)))
-                                    for s in SYMBOLS))
+    return EmulatorSpec(ticks=tuple(TickFeed(s, str(tick_file(shared_data, s))) for s in SYMBOLS))
 
 
 @pytest.fixture(autouse=True)

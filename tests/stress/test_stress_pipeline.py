@@ -91,8 +91,9 @@ def test_stress_intents_never_dropped_under_back_pressure(fx_spec, fx_ticks):
         executed.append(intent)
         return send_intent(adapter, intent)
 
-    pipe = TickPipeline(emu, ticks, rate=0, decide=decide, execute=slow_execute,
-                        intent_queue=4, batch_max=16)
+    pipe = TickPipeline(
+        emu, ticks, rate=0, decide=decide, execute=slow_execute, intent_queue=4, batch_max=16
+    )
     assert (pipe.intents.high_water, pipe.low_water) == (2, 1)
     stats = asyncio.run(pipe.run())
     # intents a 60 s period gives up to each symbol's last tick (catch-ups included)
@@ -129,8 +130,15 @@ def test_stress_clean_stop_drains_the_intent_queue(fx_spec, fx_ticks):
         return send_intent(adapter, intent)
 
     async def main() -> tuple[dict[str, Any], int]:
-        pipe = TickPipeline(emu, fx_ticks, rate=0, decide=decide_then_stop,
-                            execute=slow_execute, intent_queue=64, batch_max=8)
+        pipe = TickPipeline(
+            emu,
+            fx_ticks,
+            rate=0,
+            decide=decide_then_stop,
+            execute=slow_execute,
+            intent_queue=64,
+            batch_max=8,
+        )
         stats = await pipe.run(stop=stop)
         others = len(asyncio.all_tasks()) - 1
         return stats, others
@@ -218,8 +226,9 @@ def test_stress_flatten_closes_every_position_of_the_magic(fx_spec):
     emu.replay.tick("GBPUSD", 0)  # 2010-01-01 00:00:00.721: bid 1.61600, ask 1.61625
     adapter = MT5Adapter(emu)
     for n in (1, 2):
-        out = send_intent(adapter, OpenIntent("s", "GBPUSD", "buy", 0.01, 0.0, 0.0, MAGIC,
-                                              f"o{n}", 1.61625))
+        out = send_intent(
+            adapter, OpenIntent("s", "GBPUSD", "buy", 0.01, 0.0, 0.0, MAGIC, f"o{n}", 1.61625)
+        )
         assert out[0].ok and out[0].price == pytest.approx(1.61625, abs=1e-9)
     outs = send_intent(adapter, FlattenIntent("s", "GBPUSD", MAGIC, "f1"))
     assert [o.ok for o in outs] == [True, True]
@@ -228,11 +237,14 @@ def test_stress_flatten_closes_every_position_of_the_magic(fx_spec):
     assert send_intent(adapter, FlattenIntent("s", "GBPUSD", MAGIC, "f2")) == []
 
 
-@pytest.mark.parametrize(("kwargs", "found"), [
-    ({"rate": -1.0}, "found rate -1.0"),
-    ({"rate": float("inf")}, "found rate inf"),
-    ({"rate": 10.0, "batch_max": 0}, "batch_max 0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "found"),
+    [
+        ({"rate": -1.0}, "found rate -1.0"),
+        ({"rate": float("inf")}, "found rate inf"),
+        ({"rate": 10.0, "batch_max": 0}, "batch_max 0"),
+    ],
+)
 def test_stress_bad_settings_are_named(fx_ticks, kwargs, found):
     with pytest.raises(ConfigError, match=found):
         TickPipeline(object(), fx_ticks, **kwargs)

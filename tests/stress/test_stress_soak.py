@@ -59,8 +59,12 @@ def test_stress_1000_ticks_per_second_for_60_seconds(fx_spec, fx_ticks):
     gateway = Gateway(TerminalFactory(kind="emulator", emulator=fx_spec), close_grace=2.0)
     try:
         assert gateway.initialize()
-        decide = PeriodicOrders({s: int(fx_ticks[s]["time_msc"][0]) for s in SYMBOLS},
-                                period=30.0, volume=0.01, magic=MAGIC)
+        decide = PeriodicOrders(
+            {s: int(fx_ticks[s]["time_msc"][0]) for s in SYMBOLS},
+            period=30.0,
+            volume=0.01,
+            magic=MAGIC,
+        )
         pipe = TickPipeline(gateway, fx_ticks, rate=RATE, decide=decide)
         stats, samples = asyncio.run(_run(pipe, gateway.pid))
         deals = our_deals(gateway)
@@ -68,11 +72,13 @@ def test_stress_1000_ticks_per_second_for_60_seconds(fx_spec, fx_ticks):
         gateway.close()
     warm = [rss for t, rss in samples if t >= WARM_UP]
     growth = max(warm) - warm[0]
-    print(f"\nfed {stats['ticks_fed']} of {int(RATE * DURATION)} ticks in "
-          f"{stats['elapsed_s']} s; coalesced {stats['ticks_coalesced']}; decisions "
-          f"{stats['decisions']}; intents {stats['intents_sent']}; latency {stats['latency']}; "
-          f"RSS {warm[0] / 2**20:.1f} -> {max(warm) / 2**20:.1f} MiB "
-          f"(growth {growth / 2**20:.1f} MiB after {WARM_UP:g} s)")
+    print(
+        f"\nfed {stats['ticks_fed']} of {int(RATE * DURATION)} ticks in "
+        f"{stats['elapsed_s']} s; coalesced {stats['ticks_coalesced']}; decisions "
+        f"{stats['decisions']}; intents {stats['intents_sent']}; latency {stats['latency']}; "
+        f"RSS {warm[0] / 2**20:.1f} -> {max(warm) / 2**20:.1f} MiB "
+        f"(growth {growth / 2**20:.1f} MiB after {WARM_UP:g} s)"
+    )
     # the feed: at least 95 % of the target, never more than the schedule
     assert MIN_FED * RATE * DURATION <= stats["ticks_fed"] <= RATE * DURATION + 1
     assert sum(stats["fed"].values()) == stats["ticks_fed"]
@@ -83,8 +89,9 @@ def test_stress_1000_ticks_per_second_for_60_seconds(fx_spec, fx_ticks):
     assert stats["latency"]["count"] == stats["decisions"] and stats["decide_errors"] == 0
     assert stats["latency"]["p99_ms"] < 50.0
     # every intent put was sent: exactly the periodic schedule up to the last tick fed
-    expected = sum(decide.expected(s, int(fx_ticks[s]["time_msc"][stats["fed"][s] - 1]))
-                   for s in SYMBOLS)
+    expected = sum(
+        decide.expected(s, int(fx_ticks[s]["time_msc"][stats["fed"][s] - 1])) for s in SYMBOLS
+    )
     assert expected > 1_000
     assert stats["intents_queued"] == stats["intents_sent"] == expected
     assert stats["intent_queue"]["depth"] == 0 and stats["intent_queue"]["max_depth"] <= 64
