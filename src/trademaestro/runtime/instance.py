@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from trademaestro.brokers.mt5.adapter import MT5Adapter
-from trademaestro.brokers.port import Position, Quote
+from trademaestro.brokers.port import BrokerPort, Position, Quote
 from trademaestro.execution.decide import (
     OPEN_GATE,
     BarInput,
@@ -100,7 +99,7 @@ class StrategyInstance:
         management: ManagementRules,
         filters: FilterChain,
         risk: AccountRiskState,
-        adapter: MT5Adapter,
+        adapter: BrokerPort,
         recorder: Recorder,
         stop_atr: SeriesKey | None,
         open_symbols: Callable[[], frozenset[str]],

@@ -18,6 +18,7 @@ import numpy as np
 
 from trademaestro.brokers.emulator import EmulatorConfig, MT5Emulator, load_symbol_specs
 from trademaestro.brokers.mt5.adapter import MT5Adapter
+from trademaestro.brokers.port import BrokerPort
 from trademaestro.core.errors import ConfigError, StrategyError, SymbolError
 from trademaestro.core.servertime import ServerTimeZone
 from trademaestro.core.timeframes import Timeframe, parse_timeframe
@@ -79,7 +80,7 @@ class Session:
     settings: RunSettings
     mode: Mode
     emulator: Any  # the MT5-like broker: an MT5Emulator, or a Gateway in paper mode
-    adapter: MT5Adapter
+    adapter: BrokerPort
     feeds: dict[str, SymbolFeed]
     timeline: Timeline
     slots: list[Slot]
@@ -195,6 +196,10 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             feed.rates,
             has_spread=feed.bars.has_spread,
         )
+    if settings.faults:
+        from trademaestro.brokers.emulator.faults import FaultPlan
+
+        emulator.faults = FaultPlan.from_spec([dict(rule) for rule in settings.faults])
     broker: Any = emulator
     if settings.broker_address is not None:
         broker = _remote_gateway(settings.broker_address)
@@ -333,6 +338,7 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
     safety = None
     if mode == "paper" and store_db is not None:
         safety = _exactly_once(slots, adapter, settings, store_db)
+        adapter = safety[0]  # every broker call of the run: retries, reconnects, breaker
     return Session(
         settings,
         mode,
@@ -398,7 +404,9 @@ def _gateway(
             ticks.append(TickFeed(sym, str(feed.path), tf, settings.skip_bad_rows))
         else:
             bars.append(BarFeed(sym, str(feed.path), tf, settings.skip_bad_rows))
-    spec = EmulatorSpec(config=config, bars=tuple(bars), ticks=tuple(ticks))
+    spec = EmulatorSpec(
+        config=config, bars=tuple(bars), ticks=tuple(ticks), faults=tuple(settings.faults)
+    )
     return Gateway(TerminalFactory(kind="emulator", emulator=spec))
 
 
@@ -430,6 +438,7 @@ def _exactly_once(
         return None if safe.entries_allowed() else "connection circuit breaker open"
 
     for slot in slots:
+        slot.instance.adapter = safe
         slot.instance.orders = executor
         slot.instance.entry_blockers.append(breaker)
     return safe, journal, executor

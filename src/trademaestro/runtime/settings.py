@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from trademaestro.core.errors import ConfigError
 
@@ -55,6 +55,8 @@ class RunSettings:
         broker_address: the Unix socket of an emulator server (``trademaestro emulator-server``):
             the gateway child connects to it, so the broker (positions, deals, replay clock)
             outlives this executor; a restarted executor resumes the replay where it stands.
+        faults: emulator fault injection (``FaultPlan.from_spec`` rules, e.g.
+            ``{"function": "order_send", "fault": "lost_reply", "skip": 4}``): tests and drills.
         reconcile_seconds: paper/live: reconcile with the broker every that many seconds of wall
             time (and at start-up, before trading).
         gateway: run the emulator in a gateway child process (paper mode's default in the CLI):
@@ -83,6 +85,7 @@ class RunSettings:
     gateway: bool = False
     broker_address: str | None = None
     reconcile_seconds: float = 300.0
+    faults: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def strategy_paths(self) -> tuple[str, ...]:

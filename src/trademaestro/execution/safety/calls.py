@@ -218,9 +218,13 @@ class SafeBroker:
 
         return self.call(function, fn)
 
-    def symbol_spec(self, symbol: str) -> SymbolSpec:
-        """:meth:`MT5Adapter.symbol_spec` with retries."""
-        return self.call("symbol_info", lambda: self.adapter.symbol_spec(symbol), context=symbol)
+    def symbol_spec(self, symbol: str, *, refresh: bool = False) -> SymbolSpec:
+        """:meth:`MT5Adapter.symbol_spec` with retries (``refresh`` re-reads tick value etc.)."""
+        return self.call(
+            "symbol_info",
+            lambda: self.adapter.symbol_spec(symbol, refresh=refresh),
+            context=symbol,
+        )
 
     def quote(self, symbol: str) -> Quote:
         """:meth:`MT5Adapter.quote` with retries."""
