@@ -22,12 +22,8 @@ from typing import Any
 from trademaestro.brokers.emulator.server import EmulatorSpec, TickFeed
 from trademaestro.brokers.mt5.gateway import Gateway, TerminalFactory
 from trademaestro.data import load_ticks
-from trademaestro.runtime.tickpipe import (
-    BatchTickFactory,
-    PeriodicOrders,
-    TickPipeline,
-    process_rss,
-)
+from trademaestro.runtime.tickorders import PeriodicOrders, process_rss
+from trademaestro.runtime.tickpipe import TickPipeline
 from trademaestro.settings import data_dir
 
 
@@ -78,7 +74,7 @@ async def _main(args: argparse.Namespace) -> None:
     paths = {s: folder / f"{s}_ticks_2010-01-01.csv" for s in symbols}
     ticks = {s: load_ticks(p).ticks for s, p in paths.items()}
     spec = EmulatorSpec(ticks=tuple(TickFeed(s, str(p)) for s, p in paths.items()))
-    factory = (BatchTickFactory if args.batch else TerminalFactory)(kind="emulator", emulator=spec)
+    factory = TerminalFactory(kind="emulator", emulator=spec)
     gateway = Gateway(factory)
     try:
         if not gateway.initialize():

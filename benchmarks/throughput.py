@@ -2,7 +2,7 @@
 gateway child process.
 
 For each replay mode — one gateway round trip per tick (``replay.tick``), and one per wake-up
-(``replay.tick_batch``, :class:`~trademaestro.runtime.tickpipe.BatchTickFactory`) — rates are
+(the emulator's ``replay.tick_batch``) — rates are
 ramped up (each for ``--seconds``, a fresh gateway each time, ticks looped) until two in a row
 are not sustained, then bisected between the best sustained rate and the first failure.
 **Sustained** = at least 99 % of the target ticks fed and tick-to-decision p99 under 5 ms.
@@ -26,7 +26,8 @@ import numpy as np
 from trademaestro.brokers.emulator.server import EmulatorSpec, TickFeed
 from trademaestro.brokers.mt5.gateway import Gateway, TerminalFactory
 from trademaestro.data import load_ticks
-from trademaestro.runtime.tickpipe import BatchTickFactory, PeriodicOrders, TickPipeline
+from trademaestro.runtime.tickorders import PeriodicOrders
+from trademaestro.runtime.tickpipe import TickPipeline
 from trademaestro.settings import data_dir
 
 RAMP = (
@@ -56,9 +57,7 @@ def trial(
     period: float,
 ) -> tuple[bool, dict[str, Any]]:
     """One rate for ``seconds``: (sustained, stats)."""
-    factory = (BatchTickFactory if mode == "batch" else TerminalFactory)(
-        kind="emulator", emulator=spec
-    )
+    factory = TerminalFactory(kind="emulator", emulator=spec)
     gateway = Gateway(factory)
     try:
         if not gateway.initialize():

@@ -17,18 +17,18 @@ import pytest
 from trademaestro.brokers.emulator.server import build_emulator
 from trademaestro.brokers.mt5.adapter import MT5Adapter
 from trademaestro.brokers.mt5.gateway import Gateway
+from trademaestro.brokers.mt5.gateway_child import TerminalFactory
 from trademaestro.core.errors import ConfigError
 from trademaestro.execution.intents import OpenIntent
 from trademaestro.runtime.monitor import Monitor, ProcessStats
-from trademaestro.runtime.tickpipe import (
-    BatchTickFactory,
+from trademaestro.runtime.tickorders import (
     FlattenIntent,
     PeriodicOrders,
     PipeIntent,
     TickEvent,
-    TickPipeline,
     send_intent,
 )
+from trademaestro.runtime.tickpipe import TickPipeline
 from trademaestro.runtime.watchdog import Watchdog
 
 from .conftest import COUNTS, MAGIC, our_deals
@@ -180,7 +180,7 @@ def test_stress_loop_replays_the_ticks_shifted_by_whole_weeks(fx_spec, fx_ticks)
 
 def test_stress_batched_gateway_replay_with_periodic_orders(fx_spec, fx_ticks):
     ticks = {s: t[:5000] for s, t in fx_ticks.items()}
-    gateway = Gateway(BatchTickFactory(kind="emulator", emulator=fx_spec), close_grace=2.0)
+    gateway = Gateway(TerminalFactory(kind="emulator", emulator=fx_spec), close_grace=2.0)
     try:
         assert gateway.initialize()
         decide = PeriodicOrders(_anchors(ticks), period=120.0, magic=MAGIC)

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from trademaestro.brokers.mt5.gateway import Gateway, TerminalFactory
-from trademaestro.runtime.tickpipe import PeriodicOrders, TickPipeline, process_rss
+from trademaestro.runtime.tickorders import PeriodicOrders, process_rss
+from trademaestro.runtime.tickpipe import TickPipeline
 
 from .conftest import MAGIC, SYMBOLS, our_deals
 

@@ -31,6 +31,7 @@ on the symbol: about 1 µs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -98,6 +99,13 @@ class TickReplay(ReplayCore):
             KeyError: unknown symbol. ConfigError: no ticks loaded for it.
         """
         return self._tape(symbol).bar_index
+
+    def tick_batch(self, pairs: Sequence[tuple[str, int]]) -> None:
+        """Play :meth:`tick` for each ``(symbol, k)`` of ``pairs``, in order: one call for a
+        batch of ticks (through a gateway, one round trip instead of one per tick)."""
+        tick = self.tick
+        for symbol, k in pairs:
+            tick(symbol, k)
 
     def tick(self, symbol: str, k: int) -> None:
         """Move the clock to tick ``k`` of ``symbol`` and play its consequences (module doc).
