@@ -22,9 +22,9 @@ CASES: dict[str, tuple[str, ...]] = {
     "xauusd_m15_rsi_reversion": ("XAUUSD_M15_2024Q1.csv",),
     "xauusd_m15_macd_ema200": ("XAUUSD_M15_2024Q1.csv",),
     "xauusd_m15_managed_exits": ("XAUUSD_M15_2024Q1.csv",),
-    "xauusd_m15_atr_kelly": ("XAUUSD_M15.csv",),
-    "xauusd_m15_risk_limits": ("XAUUSD_M15.csv",),
-    "xauusd_m15_filtered": ("XAUUSD_M15.csv",),
+    "xauusd_m15_atr_kelly": ("XAUUSD_M15_2024Q1.csv",),
+    "xauusd_m15_risk_limits": ("XAUUSD_M15.csv",),  # the drawdown halt happens in 2025
+    "xauusd_m15_filtered": ("XAUUSD_M15_2024Q1.csv",),
     "xauusd_m15_mtf_trend": ("XAUUSD_M15_2024Q1.csv",),
     "eurusd_h1_ema_cross": ("EURUSD_H1.csv",),
     "fx_m15_multi_symbol": (
