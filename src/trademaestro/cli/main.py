@@ -218,6 +218,13 @@ def run(
             "outlives this executor, and a restarted executor resumes where the replay stands.",
         ),
     ] = None,
+    emergency_exit: Annotated[
+        bool,
+        typer.Option(
+            "--emergency-exit",
+            help="Close every position when the connection circuit breaker opens.",
+        ),
+    ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the executor in paper mode: replay the data into the MT5 emulator in real time."""
@@ -245,6 +252,7 @@ def run(
         speed=speed,
         gateway=gateway,
         broker_address=broker_address,
+        emergency_exit=emergency_exit,
     )
     with Progress(
         TextColumn("[bold]paper[/] {task.description}"),

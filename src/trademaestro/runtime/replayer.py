@@ -23,6 +23,7 @@ class Replayer:
         self.groups = session.timeline.groups
         self.replay = session.emulator.replay
         self.tracker = EquityTracker(session)
+        self._exited = False
         self.by_symbol: dict[str, list[Slot]] = {}
         for slot in session.slots:
             self.by_symbol.setdefault(slot.symbol, []).append(slot)
@@ -54,3 +55,12 @@ class Replayer:
         risk_file = self.session.risk_file
         if risk_file is not None:  # paper/live: the risk state survives a restart
             risk_file.save_if_changed(self.session.risk)
+        safety = self.session.safety
+        if safety is not None and safety[0].emergency_exit_requested() and not self._exited:
+            # The connection is unstable and emergency exit is configured: close everything
+            # (once per breaker opening); new entries are already halted by the breaker.
+            self._exited = True
+            for slot in self.session.slots:
+                slot.instance.close_all("risk", self.times[g])
+        elif safety is not None and self._exited and safety[0].entries_allowed():
+            self._exited = False

@@ -430,7 +430,10 @@ def _exactly_once(
         if settings.broker_address is not None
         else f"run:{first_run}"
     )
-    safe = SafeBroker(adapter)
+    from trademaestro.execution.safety.breaker import BreakerConfig, CircuitBreaker
+
+    breaker_config = BreakerConfig(emergency_exit=settings.emergency_exit)
+    safe = SafeBroker(adapter, breaker=CircuitBreaker(breaker_config, alert=_alert))
     journal = OrderJournal(store.path, scope=scope)
     executor = ExactlyOnceExecutor(safe, journal)
 
@@ -442,6 +445,11 @@ def _exactly_once(
         slot.instance.orders = executor
         slot.instance.entry_blockers.append(breaker)
     return safe, journal, executor
+
+
+def _alert(alert: object) -> None:
+    """The circuit breaker's alert: CRITICAL in the log (notifiers come with the platform)."""
+    log.critical("ALERT %s", alert)
 
 
 def _remote_gateway(address: str) -> Any:

@@ -57,6 +57,8 @@ class RunSettings:
             outlives this executor; a restarted executor resumes the replay where it stands.
         faults: emulator fault injection (``FaultPlan.from_spec`` rules, e.g.
             ``{"function": "order_send", "fault": "lost_reply", "skip": 4}``): tests and drills.
+        emergency_exit: when the connection circuit breaker opens, close every position of the
+            executor (besides halting new entries, which always happens).
         reconcile_seconds: paper/live: reconcile with the broker every that many seconds of wall
             time (and at start-up, before trading).
         gateway: run the emulator in a gateway child process (paper mode's default in the CLI):
@@ -85,6 +87,7 @@ class RunSettings:
     gateway: bool = False
     broker_address: str | None = None
     reconcile_seconds: float = 300.0
+    emergency_exit: bool = False
     faults: tuple[Mapping[str, Any], ...] = ()
 
     @property
