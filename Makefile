@@ -17,10 +17,13 @@ demo: $(STAMP)
 	$(BIN)/trademaestro run examples/strategies/eurusd_h1_ema_cross.json --data sample:EURUSD_H1 --speed 0
 
 ## test: lint, type-check and the whole test suite on the real data in ../shared/data.
+## The fast tests run on two workers; the slow, timing-sensitive ones (chaos drill, 60 s stress
+## test) run afterwards, side by side, without the fast tests competing for the cores.
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 -m "not slow"
+	$(BIN)/pytest -q -n 2 -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backtest_speed.py
