@@ -164,3 +164,16 @@ def test_intrabar_backtest_without_ticks_is_refused(q1: str, tmp_path: Path) -> 
     path = _write(tmp_path, doc, "intrabar.json")
     code, text = _invoke("backtest", str(path), "--data", q1, "--db", str(tmp_path / "d.sqlite"))
     assert code == 2 and "--ticks" in text and "options.intrabar" in text
+
+
+def test_a_run_stopped_by_signal_exits_0() -> None:
+    """The runtime handled SIGINT/SIGTERM (runs marked interrupted, everything recorded; see
+    test_runtime_stop.py): the command exits 0, a graceful stop a supervisor does not restart."""
+    import typer
+
+    from trademaestro.cli.main import _finish
+    from trademaestro.runtime.backtest import RunResult
+
+    with pytest.raises(typer.Exit) as stopped:
+        _finish(RunResult([], [], 10, 0, 0, "interrupted"), None)
+    assert stopped.value.exit_code == 0

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 2 bad input (strategy, data, symbol, configuration: the message names the
 file/line or JSON path, what was found and what is allowed); 3 the run completed but the broker
-rejected orders (the first rejection is printed; all are recorded); 130 interrupted; 1 anything
+rejected orders (the first rejection is printed; all are recorded); 130 interrupted before the
+runtime could handle the signal (a graceful SIGINT/SIGTERM stop of a run exits 0); 1 anything
 else.
 """
 
@@ -115,7 +116,10 @@ def _finish(result: RunResult, report_path: Path | None) -> None:
             "strategies (see the log)"
         )
     if result.status == "interrupted":
-        raise typer.Exit(130)
+        # SIGINT/SIGTERM handled by the runtime: intake stopped, everything recorded, the
+        # gateway closed — a graceful stop, exit 0 (a supervisor does not restart it).
+        err_console.print("stopped by signal: runs marked interrupted, everything recorded")
+        raise typer.Exit(0)
     for refusal in result.refused:
         err_console.print(f"[bold red]error:[/] strategy refused: {refusal}", soft_wrap=True)
     if result.refused:
