@@ -40,6 +40,7 @@ from typing import Any
 import psutil
 
 from trademaestro.core.errors import ConfigError
+from trademaestro.runtime.background import BackgroundTask
 
 log = logging.getLogger("trademaestro.monitor")
 
@@ -169,7 +170,7 @@ def psutil_probe(process: psutil.Process | None = None) -> Callable[[], ProcessS
     return probe
 
 
-class Monitor:
+class Monitor(BackgroundTask):
     """Logs one health line every ``interval`` seconds while :meth:`run` runs (module docstring).
 
     Args:
@@ -183,6 +184,8 @@ class Monitor:
     Raises:
         ConfigError: a non-positive interval or lag probe, or a duplicate source name.
     """
+
+    task_name = "monitor"
 
     def __init__(
         self,
@@ -301,16 +304,3 @@ class Monitor:
                 if next_line <= now:  # the loop was blocked for more than an interval
                     next_line = now + self.interval
 
-    def start(self) -> asyncio.Task[None]:
-        """Start :meth:`run` as a task of the running loop (idempotent)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="monitor")
-        return self._task
-
-    async def stop(self) -> None:
-        """Cancel the task started by :meth:`start` and wait for it."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

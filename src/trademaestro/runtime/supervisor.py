@@ -31,7 +31,6 @@ The restart decisions are a pure :class:`RestartPolicy` (tested without processe
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -44,6 +43,7 @@ from types import FrameType
 from typing import Any
 
 from trademaestro.core.errors import ConfigError
+from trademaestro.runtime.background import log_event
 from trademaestro.runtime.restarts import (
     EXIT_CRASH_LOOP,
     FINAL_EXIT_CODES,
@@ -83,13 +83,7 @@ Alert = Callable[[str], None]
 
 
 def _event(level: int, event: str, **fields: Any) -> None:
-    log.log(
-        level,
-        "%s %s",
-        event,
-        json.dumps(fields, sort_keys=True, default=str),
-        extra={"event": event, "fields": fields},
-    )
+    log_event(log, level, event, **fields)
 
 
 def default_command(argv: Sequence[str]) -> list[str]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trademaestro.core.errors import ConfigError
+from trademaestro.runtime.background import BackgroundTask, log_event
 
 log = logging.getLogger("trademaestro.watchdog")
 
@@ -47,13 +47,7 @@ AsyncSleep = Callable[[float], Awaitable[None]]
 
 
 def _event(level: int, event: str, **fields: Any) -> None:
-    log.log(
-        level,
-        "%s %s",
-        event,
-        json.dumps(fields, sort_keys=True, default=str),
-        extra={"event": event, "fields": fields},
-    )
+    log_event(log, level, event, **fields)
 
 
 @dataclass
@@ -71,7 +65,7 @@ class StageState:
     escalated: bool = False
 
 
-class Watchdog:
+class Watchdog(BackgroundTask):
     """Stall detection and restart of pipeline stages (module docstring).
 
     Args:
@@ -86,6 +80,8 @@ class Watchdog:
     Raises:
         ConfigError: no stages, a non-positive deadline or check interval, escalate_after < 1.
     """
+
+    task_name = "watchdog"
 
     def __init__(
         self,
@@ -246,19 +242,6 @@ class Watchdog:
             except Exception:  # never let the watchdog die of a bug in a stage's bookkeeping
                 log.exception("watchdog check failed")
 
-    def start(self) -> asyncio.Task[None]:
-        """Start :meth:`run` as a task of the running loop (idempotent)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="watchdog")
-        return self._task
-
-    async def stop(self) -> None:
-        """Cancel the task started by :meth:`start` and wait for it."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def _awaited(value: Awaitable[Any]) -> Any:
