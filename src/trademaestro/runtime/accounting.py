@@ -43,14 +43,13 @@ class Books:
     realized_today: float = 0.0
     last_trade_time: int | None = None
 
-    def opened(self, memo: PositionMemo, entry_deal: dict[str, Any] | None) -> None:
-        """Remember a position the executor just opened (and its entry deal's costs)."""
+    def opened(self, memo: PositionMemo) -> None:
+        """Remember a position the executor just opened (its entry deal is counted when the
+        position is settled: ``history_deals_get(position=...)`` returns it too)."""
         self.memos[memo.ticket] = memo
         self.volumes[memo.ticket] = memo.initial_volume
         self.open_results[memo.ticket] = 0.0
         self.last_trade_time = memo.open_time
-        if entry_deal is not None:
-            self._count(entry_deal)
 
     def realized(self, now: int) -> float:
         """P/L realized in the server day of ``now``."""

@@ -408,7 +408,7 @@ class StrategyInstance:
         if bar_index is not None and self.management.active:
             atr = (store or self.store).value(self._mgmt_atr, bar_index)
         memo = PositionMemo(ticket, intent.side, price, intent.sl, volume, quote.time, atr)
-        self.books.opened(memo, None)
+        self.books.opened(memo)
         self.maybe_open = True
 
     def close_all(self, reason: str, time: int) -> None:

@@ -303,4 +303,3 @@ class Monitor(BackgroundTask):
                 next_line += self.interval
                 if next_line <= now:  # the loop was blocked for more than an interval
                     next_line = now + self.interval
-

@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import signal
 import time as _time
-from collections.abc import Callable
 
 from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import finishing
 from trademaestro.runtime.monitor import Monitor
-from trademaestro.runtime.pipeline import BarPipeline, pace
+from trademaestro.runtime.pipeline import BarPipeline, ProgressFn, pace
 from trademaestro.runtime.recovery import reconcile_every, reconcile_now, recover, start_group
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
@@ -26,8 +25,6 @@ from trademaestro.runtime.settings import RunSettings
 from trademaestro.runtime.signals import StreamingSignals
 from trademaestro.runtime.ticks import TickStepper
 from trademaestro.runtime.watchdog import Watchdog
-
-ProgressFn = Callable[[int, int], None]
 
 
 def run_paper(settings: RunSettings, progress: ProgressFn | None = None) -> RunResult:

@@ -20,6 +20,7 @@ import logging
 import math
 
 from trademaestro.execution.management import PositionMemo
+from trademaestro.runtime.instance import StrategyInstance
 from trademaestro.runtime.session import Session
 
 log = logging.getLogger("trademaestro.recovery")
@@ -101,10 +102,7 @@ def recover(session: Session, g0: int) -> None:
     log.warning("recovery: resuming the replay at group %d (server time %d)", g0, t0 or 0)
 
 
-def _relearn_positions(session: Session, instance: object) -> None:
-    from trademaestro.runtime.instance import StrategyInstance
-
-    assert isinstance(instance, StrategyInstance)
+def _relearn_positions(session: Session, instance: StrategyInstance) -> None:
     plan = instance.plan
     positions = session.adapter.positions(symbol=plan.symbol, magic=plan.magic)
     for pos in positions:
@@ -131,6 +129,6 @@ def _relearn_positions(session: Session, instance: object) -> None:
                 plan.strategy_id,
                 plan.magic,
             )
-        instance.books.opened(memo, None)
+        instance.books.opened(memo)
         instance.books.volumes[pos.ticket] = pos.volume
     instance.maybe_open = bool(positions)

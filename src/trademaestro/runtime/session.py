@@ -510,7 +510,8 @@ def _tick_feed(
     return SymbolFeed(symbol, path, summary, loaded.ticks)
 
 
-def _tf_of(wanted: list[tuple[str, LoadedStrategy, str]], symbol: str):  # type: ignore[no-untyped-def]
+def _tf_of(wanted: list[tuple[str, LoadedStrategy, str]], symbol: str) -> Timeframe:
+    """The timeframe of the (first) strategy trading ``symbol``."""
     return next(s.spec.timeframe for _, s, sym in wanted if sym == symbol)
 
 

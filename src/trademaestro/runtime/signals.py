@@ -10,7 +10,6 @@ the engine computes streaming and batch values with one code path, both give ide
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -31,11 +30,10 @@ class SeriesSource(Protocol):
 
 
 class SignalSource(Protocol):
-    """Signals and values at the bar with index ``i`` (the last closed bar)."""
+    """Signals at the bar with index ``i`` (the last closed bar)."""
 
     def entry_at(self, i: int) -> dict[Side, bool]: ...
     def exit_at(self, i: int) -> bool: ...
-    def value_at(self, key: SeriesKey, i: int) -> float: ...
 
 
 class VectorSignals:
@@ -64,10 +62,6 @@ class VectorSignals:
     def exit_at(self, i: int) -> bool:
         return bool(self.exit[i])
 
-    def value_at(self, key: SeriesKey, i: int) -> float:
-        value = float(self._engine.values(key)[i])
-        return value if math.isfinite(value) else math.nan
-
 
 class StreamingSignals:
     """Signals evaluated on demand at one bar over the series seen so far (paper/live)."""
@@ -81,9 +75,14 @@ class StreamingSignals:
         self._engine = engine
         self._entry = dict(entry)
         self._exit = exit_rule
+        self._cached: tuple[int, dict[SeriesKey, np.ndarray]] = (-1, {})
 
     def _series(self) -> dict[SeriesKey, np.ndarray]:
-        return {key: self._engine.values(key) for key in self._engine.keys}
+        """The series views, rebuilt only when bars were added (entry and exit share them)."""
+        n = len(self._engine)
+        if self._cached[0] != n:
+            self._cached = (n, {key: self._engine.values(key) for key in self._engine.keys})
+        return self._cached[1]
 
     def entry_at(self, i: int) -> dict[Side, bool]:
         series = self._series()
@@ -91,7 +90,3 @@ class StreamingSignals:
 
     def exit_at(self, i: int) -> bool:
         return self._exit.evaluate_at(self._series(), i) if self._exit else False
-
-    def value_at(self, key: SeriesKey, i: int) -> float:
-        value = float(self._engine.values(key)[i])
-        return value if math.isfinite(value) else math.nan

@@ -243,7 +243,6 @@ class Watchdog(BackgroundTask):
                 log.exception("watchdog check failed")
 
 
-
 async def _awaited(value: Awaitable[Any]) -> Any:
     return await value
 
