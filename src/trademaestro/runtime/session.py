@@ -33,6 +33,12 @@ from trademaestro.persistence.store import Store
 from trademaestro.risk.account import AccountRiskState
 from trademaestro.risk.config import risk_limits_of
 from trademaestro.runtime.barstore import BarStore
+from trademaestro.runtime.brokerlink import (
+    Safety,
+    emulator_gateway,
+    exactly_once,
+    remote_gateway,
+)
 from trademaestro.runtime.feeds import (
     SymbolFeed,
     Timeline,
@@ -46,7 +52,7 @@ from trademaestro.runtime.instance import StrategyInstance, needed_keys
 from trademaestro.runtime.planning import build_plan
 from trademaestro.runtime.recording import NullRecorder, Recorder, StoreRecorder
 from trademaestro.runtime.riskstate import RiskStateFile
-from trademaestro.runtime.settings import Mode, RunSettings, emulator_authkey
+from trademaestro.runtime.settings import Mode, RunSettings
 from trademaestro.strategy.loader import LoadedStrategy, load_strategy
 from trademaestro.strategy.rules import Condition, compile_entry, compile_exit
 
@@ -89,7 +95,7 @@ class Session:
     tick_symbol: str | None = None
     rejected: list[str] = field(default_factory=list)
     resume_time: int = 0
-    safety: Any = None  # (SafeBroker, OrderJournal, ExactlyOnceExecutor) of paper/live runs
+    safety: Safety | None = None  # the exactly-once order path of paper/live runs
     risk_file: Any = None  # RiskStateFile of paper/live runs
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
 
@@ -110,11 +116,18 @@ class Session:
         return [slot.run_id for slot in self.slots if slot.run_id is not None]
 
 
-def open_session(settings: RunSettings, mode: Mode) -> Session:
-    """Load and validate every input, wire the emulator, adapter and instances, start the runs.
+Wanted = list[tuple[str, LoadedStrategy, str]]
+"""(strategy path, loaded strategy, symbol): one strategy instance each."""
+
+
+def load_wanted(settings: RunSettings) -> tuple[Wanted, list[str]]:
+    """Load the strategies and list the instances to run: (wanted, refusals).
+
+    One strategy refused among several is logged and left out; a single one raises.
 
     Raises:
-        StrategyError, DataError, ConfigError, SymbolError: bad input, before anything is written.
+        StrategyError: the only strategy is invalid. ConfigError: every strategy was refused,
+            ``--symbol`` with a several-symbol strategy, a strategy without symbol.
     """
     loaded: list[tuple[str, LoadedStrategy]] = []
     rejected: list[str] = []
@@ -129,7 +142,7 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
             rejected.append(str(exc))
     if not loaded:
         raise ConfigError("every strategy was refused: " + "; ".join(rejected))
-    wanted: list[tuple[str, LoadedStrategy, str]] = []
+    wanted: Wanted = []
     for path, strategy in loaded:
         symbols = strategy.spec.symbol_list
         if settings.symbol:
@@ -143,7 +156,16 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         if not symbols:
             raise ConfigError(f"{path}: the strategy names no symbol; pass --symbol")
         wanted.extend((path, strategy, sym) for sym in symbols)
+    return wanted, rejected
 
+
+def open_session(settings: RunSettings, mode: Mode) -> Session:
+    """Load and validate every input, wire the emulator, adapter and instances, start the runs.
+
+    Raises:
+        StrategyError, DataError, ConfigError, SymbolError: bad input, before anything is written.
+    """
+    wanted, rejected = load_wanted(settings)
     tick_symbol, tick_path = _tick_source(settings, [w[2] for w in wanted])
     plain_specs, higher_specs = split_higher_specs(settings.data_specs)
     feeds = load_feeds(
@@ -202,9 +224,11 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
         emulator.faults = FaultPlan.from_spec([dict(rule) for rule in settings.faults])
     broker: Any = emulator
     if settings.broker_address is not None:
-        broker = _remote_gateway(settings.broker_address)
+        broker = remote_gateway(settings.broker_address)
     elif settings.gateway:
-        broker = _gateway(config, feeds, wanted, settings)
+        broker = emulator_gateway(
+            config, feeds, {sym: int(_tf_of(wanted, sym)) for sym in feeds}, settings
+        )
     adapter = MT5Adapter(broker)
     adapter.connect()
     timeline = merge_timeline(feeds)
@@ -216,7 +240,52 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
                 broker.replay.tick(sym, 0)
             else:
                 broker.replay.open_bar(sym, 0)
+    return wire_session(
+        settings,
+        mode,
+        wanted,
+        feeds,
+        broker,
+        adapter,
+        higher=higher,
+        timeline=timeline,
+        tick_symbol=tick_symbol,
+        rejected=rejected,
+        resume_time=resume_time,
+    )
 
+
+def _strategies(wanted: Wanted) -> list[tuple[str, LoadedStrategy]]:
+    """The distinct (path, strategy) pairs of ``wanted``, in order."""
+    seen: dict[str, LoadedStrategy] = {}
+    for path, strategy, _ in wanted:
+        seen.setdefault(path, strategy)
+    return list(seen.items())
+
+
+def wire_session(
+    settings: RunSettings,
+    mode: Mode,
+    wanted: Wanted,
+    feeds: dict[str, SymbolFeed],
+    broker: Any,
+    adapter: MT5Adapter,
+    *,
+    higher: dict[str, dict[Timeframe, np.ndarray]],
+    timeline: Timeline,
+    tick_symbol: str | None = None,
+    rejected: list[str] | None = None,
+    resume_time: int = 0,
+    journal_scope: str | None = None,
+) -> Session:
+    """Wire the instances of ``wanted`` over a connected broker and the symbols' bars (``feeds``:
+    the replayed data, or in live mode the terminal's history), start the runs in the store and,
+    in paper/live mode, the exactly-once order path.
+
+    Raises:
+        StrategyError: a rule needs a series the engine cannot compute. ConfigError: two
+            strategies with one magic number.
+    """
     server_tz = ServerTimeZone.parse(settings.server_utc_offset)
     news = CsvNewsCalendar(settings.news_file) if settings.news_file is not None else None
     tf_seconds = (
@@ -232,7 +301,9 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
 
     slots: list[Slot] = []
     magics: dict[int, str] = {}
-    multi = {path: len({w[2] for w in wanted if w[0] == path}) > 1 for path, _ in loaded}
+    multi = {
+        path: len({w[2] for w in wanted if w[0] == path}) > 1 for path, _ in _strategies(wanted)
+    }
     for path, strategy, sym in wanted:
         spec_doc = strategy.spec
         spec = adapter.symbol_spec(sym)
@@ -336,21 +407,29 @@ def open_session(settings: RunSettings, mode: Mode) -> Session:
     for slot in slots:
         slot.instance.rules = (slot.entry, slot.exit_rule)
     safety = None
-    if mode == "paper" and store_db is not None:
-        safety = _exactly_once(slots, adapter, settings, store_db)
-        adapter = safety[0]  # every broker call of the run: retries, reconnects, breaker
+    if mode in ("paper", "live") and store_db is not None:
+        first_run = min(slot.run_id for slot in slots if slot.run_id is not None)
+        safety = exactly_once(
+            [slot.instance for slot in slots],
+            adapter,
+            settings,
+            store_db,
+            first_run=first_run,
+            scope=journal_scope,
+        )
     return Session(
         settings,
         mode,
         broker,
-        adapter,
+        # Every broker call of a paper/live run: retries, reconnects, circuit breaker.
+        safety.safe if safety is not None else adapter,
         feeds,
         timeline,
         slots,
         risk,
         store_db,
         tick_symbol=tick_symbol,
-        rejected=rejected,
+        rejected=rejected or [],
         resume_time=resume_time,
         safety=safety,
         risk_file=(
@@ -384,81 +463,6 @@ def _higher_sources(
             )
         out.setdefault(symbol, {})[timeframe] = loaded.rates
     return out
-
-
-def _gateway(
-    config: EmulatorConfig,
-    feeds: dict[str, SymbolFeed],
-    wanted: list[tuple[str, LoadedStrategy, str]],
-    settings: RunSettings,
-) -> Any:
-    """The emulator in a gateway child process, loaded with the same files (paper mode)."""
-    from trademaestro.brokers.emulator.server import BarFeed, EmulatorSpec, TickFeed
-    from trademaestro.brokers.mt5.gateway import Gateway
-    from trademaestro.brokers.mt5.gateway_child import TerminalFactory
-
-    bars, ticks = [], []
-    for sym, feed in feeds.items():
-        tf = int(feed.bars.timeframe or _tf_of(wanted, sym))
-        if feed.ticks is not None:
-            ticks.append(TickFeed(sym, str(feed.path), tf, settings.skip_bad_rows))
-        else:
-            bars.append(BarFeed(sym, str(feed.path), tf, settings.skip_bad_rows))
-    spec = EmulatorSpec(
-        config=config, bars=tuple(bars), ticks=tuple(ticks), faults=tuple(settings.faults)
-    )
-    return Gateway(TerminalFactory(kind="emulator", emulator=spec))
-
-
-def _exactly_once(
-    slots: list[Slot], adapter: MT5Adapter, settings: RunSettings, store: Store
-) -> tuple[Any, Any, Any]:
-    """Send every order of a paper run through the exactly-once path: journalled before it is
-    sent, resolved by look-up when its outcome is unknown, never sent twice.
-
-    The journal's scope is the order stream: the emulator server's address when the broker
-    outlives the executor (a restarted executor finds its intents again; a NEW server at the same
-    address needs a new database), else this run (its in-process broker dies with it).
-    """
-    from trademaestro.execution.safety.calls import SafeBroker
-    from trademaestro.execution.safety.exactly_once import ExactlyOnceExecutor
-    from trademaestro.persistence.journal import OrderJournal
-
-    first_run = min(slot.run_id for slot in slots if slot.run_id is not None)
-    scope = (
-        f"server:{settings.broker_address}"
-        if settings.broker_address is not None
-        else f"run:{first_run}"
-    )
-    from trademaestro.execution.safety.breaker import BreakerConfig, CircuitBreaker
-
-    breaker_config = BreakerConfig(emergency_exit=settings.emergency_exit)
-    safe = SafeBroker(adapter, breaker=CircuitBreaker(breaker_config, alert=_alert))
-    journal = OrderJournal(store.path, scope=scope)
-    executor = ExactlyOnceExecutor(safe, journal)
-
-    def breaker() -> str | None:
-        return None if safe.entries_allowed() else "connection circuit breaker open"
-
-    for slot in slots:
-        slot.instance.adapter = safe
-        slot.instance.orders = executor
-        slot.instance.entry_blockers.append(breaker)
-    return safe, journal, executor
-
-
-def _alert(alert: object) -> None:
-    """The circuit breaker's alert: CRITICAL in the log (notifiers come with the platform)."""
-    log.critical("ALERT %s", alert)
-
-
-def _remote_gateway(address: str) -> Any:
-    """A gateway child connected to the emulator server at ``address`` (broker state outlives
-    this executor)."""
-    from trademaestro.brokers.mt5.gateway import Gateway
-    from trademaestro.brokers.mt5.gateway_child import TerminalFactory
-
-    return Gateway(TerminalFactory(kind="remote", address=address, authkey=emulator_authkey()))
 
 
 def _tick_source(settings: RunSettings, symbols: list[str]) -> tuple[str | None, str | None]:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from trademaestro.core.errors import ConfigError
 
-Mode = Literal["backtest", "paper"]
+Mode = Literal["backtest", "paper", "live"]
 
 AUTHKEY_ENV = "TRADEMAESTRO_EMULATOR_KEY"
 
