@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -153,10 +154,8 @@ def test_restart_mid_command_not_reexecuted_then_duplicate_rereported(tmp_path: 
             assert handler.entered is not None
             await handler.entered.wait()
             task.cancel()  # the executor dies while the order is in flight
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
             assert store.get("mid").status == "executing"  # type: ignore[union-attr]
 
     async def second_life() -> None:
