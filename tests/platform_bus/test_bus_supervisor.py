@@ -232,3 +232,30 @@ def test_settings_from_wire() -> None:
                          ([], r"supervisor: found \[\]")):
         with pytest.raises(ConfigError, match=message):
             SupervisorSettings.from_wire(bad)
+
+
+def test_rate_limit_honours_retry_after(tmp_path: Path) -> None:
+    class RateLimited(Exception):
+        retry_after_s = 30.0
+
+    async def scenario() -> list[Decision]:
+        clock = Clock()
+        platform = FakePlatform(clock, error=RateLimited("429"), cost=0.0)
+        with PlatformStore(tmp_path / "s.sqlite") as store:
+            supervisor = Supervisor(platform, store, SupervisorSettings(SupervisorMode.ENFORCE),
+                                    clock)
+            ctx = SupervisorContext.model_validate(CONTEXT)
+            out = [await supervisor.decide(ctx)]
+            clock.t += 29.9
+            out.append(await supervisor.decide(ctx))  # not asked: still quiet
+            platform.error, platform.reply = None, reply("allow")
+            clock.t += 0.1
+            out.append(await supervisor.decide(ctx))  # asked again
+            assert len(platform.calls) == 2
+            return out
+
+    decisions = asyncio.run(scenario())
+    assert [(d.source, d.action) for d in decisions] == [
+        ("fallback", A.REQUIRE_CONFIRMATION), ("fallback", A.REQUIRE_CONFIRMATION),
+        ("platform", A.ALLOW)]
+    assert decisions[1].error == "rate limited by the platform (0.1 s left)"

@@ -144,7 +144,8 @@ class CommandBus:
                 with contextlib.suppress(asyncio.CancelledError):
                     await getter
                 if not getter.cancelled():  # got an item at the last moment: put it back
-                    self.queue.put_nowait(getter.result())
+                    with contextlib.suppress(asyncio.QueueFull):  # else the heartbeat re-delivers
+                        self.queue.put_nowait(getter.result())
                 break
             raw, source = getter.result()
             await self.process(raw, source)

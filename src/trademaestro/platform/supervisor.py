@@ -22,6 +22,10 @@ Cache: a reply with ``ttlMs`` > 0 is reused for ``ttlMs`` milliseconds (on the i
 monotonic clock) for the IDENTICAL context (key: sha256 of the canonical JSON of the context,
 keys sorted, no spaces) under the same policy version; the mode is applied again on each reuse.
 
+Rate limit: when a failure carries ``retry_after_s`` (the platform client's 429 error does),
+the platform is not asked again before that many seconds have passed; decisions in between are
+fallbacks with the error ``rate limited by the platform``.
+
 Every decision except mode ``off`` (platform answers, cache hits and fallbacks) is recorded in
 ``supervisor_decisions`` with its latency (ms), mode, policy version and trigger reasons.
 
@@ -331,6 +335,7 @@ class Supervisor:
         self.settings = settings
         self._clock = clock
         self._cache: dict[str, _Cached] = {}
+        self._quiet_until = -math.inf
 
     async def decide(
         self, context: SupervisorContext, trigger_reasons: Sequence[str] = ()
@@ -353,6 +358,9 @@ class Supervisor:
         error: str | None = None
         if cached and cached.expires > start and cached.policy_version == settings.policy_version:
             reply, source = cached.reply, "cache"
+        elif start < self._quiet_until:
+            source = "fallback"
+            error = f"rate limited by the platform ({self._quiet_until - start:.1f} s left)"
         else:
             self._expire(start)
             source = "platform"
@@ -362,6 +370,9 @@ class Supervisor:
                 error = f"no answer within {settings.timeout_ms} ms"
             except Exception as exc:  # every failure degrades to the fallback
                 error = describe_error(exc)
+                retry_after = getattr(exc, "retry_after_s", None)
+                if isinstance(retry_after, int | float) and retry_after > 0:
+                    self._quiet_until = self._clock() + float(retry_after)
             if reply is not None and reply.ttl_ms:
                 self._cache[key] = _Cached(reply, self._clock() + reply.ttl_ms / 1000,
                                            settings.policy_version)
