@@ -1,4 +1,4 @@
-"""``trademaestro``: backtest, run (paper executor) and report.
+"""``trademaestro``: backtest, run (paper executor), live, report and the operational commands.
 
 Exit codes: 0 success; 2 bad input (strategy, data, symbol, configuration: the message names the
 file/line or JSON path, what was found and what is allowed); 3 the run completed but the broker
@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from trademaestro.cli.live import register as register_live
 from trademaestro.cli.ops import register as register_ops
 from trademaestro.core.errors import TradeMaestroError
 from trademaestro.runtime.backtest import RunResult
@@ -304,6 +305,7 @@ def report(
 
 
 register_ops(app)
+register_live(app)
 
 
 def main() -> None:

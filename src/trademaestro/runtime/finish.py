@@ -12,8 +12,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from trademaestro.brokers.port import BrokerPort
 from trademaestro.core.servertime import server_day
 from trademaestro.runtime.session import Session
 
@@ -24,14 +25,44 @@ _DAY = 86_400
 _FLUSH_EVERY = 5_000
 
 
+class AccountProbe(Protocol):
+    """Where the tracker reads the account: the emulator's replay controls (cheap, in-process)
+    or :class:`BrokerAccount` (any broker)."""
+
+    @property
+    def has_positions(self) -> bool: ...
+
+    def balance_equity(self) -> tuple[float, float]: ...
+
+
+class BrokerAccount:
+    """:class:`AccountProbe` over the broker port (live mode: ``positions_get``,
+    ``account_info``)."""
+
+    def __init__(self, broker: BrokerPort) -> None:
+        self.broker = broker
+
+    @property
+    def has_positions(self) -> bool:
+        """Whether the account holds any position."""
+        return bool(self.broker.positions())
+
+    def balance_equity(self) -> tuple[float, float]:
+        """(balance, equity), account currency."""
+        account = self.broker.account()
+        return account.balance, account.equity
+
+
 class EquityTracker:
     """Samples (time, balance, equity) after each bar: every bar while positions are open, and
     whenever the balance changed while flat; updates the account risk state (new server day,
-    drawdown) and, on an emergency stop, closes every position of the executor."""
+    drawdown) and, on an emergency stop, closes every position of the executor.
 
-    def __init__(self, session: Session) -> None:
+    ``probe``: where the account is read (default: the emulator's replay controls)."""
+
+    def __init__(self, session: Session, probe: AccountProbe | None = None) -> None:
         self.session = session
-        self._replay = session.emulator.replay
+        self._replay = probe if probe is not None else session.emulator.replay
         self._had_positions = False
         self._last_balance = session.settings.balance
         self._day = -1
@@ -91,7 +122,7 @@ def finish_session(
     """
     adapter = session.adapter
     first = min(int(f.rates["time"][0]) for f in session.feeds.values())
-    last = max(int(f.rates["time"][-1]) for f in session.feeds.values())
+    last = max(session.clock_time, *(int(f.rates["time"][-1]) for f in session.feeds.values()))
     if status == "completed":
         for slot in session.slots:
             quote = adapter.quote(slot.symbol)

@@ -17,12 +17,13 @@ import time as _time
 from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import finishing
 from trademaestro.runtime.monitor import Monitor
-from trademaestro.runtime.pipeline import BarPipeline, ProgressFn, pace
+from trademaestro.runtime.pipeline import BarPipeline, ProgressFn
 from trademaestro.runtime.recovery import reconcile_every, reconcile_now, recover, start_group
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
 from trademaestro.runtime.signals import StreamingSignals
+from trademaestro.runtime.stages import pace
 from trademaestro.runtime.ticks import TickStepper
 from trademaestro.runtime.watchdog import Watchdog
 

@@ -15,21 +15,16 @@ Stages are asyncio tasks joined by never-dropping bounded queues
   thread (the gateway waits on its pipe with the GIL released), so the event loop stays
   responsive however long the broker takes.
 
-Error policy: one bad bar or reply never stops the executor — the item is logged with its
-context, counted, and the stage goes on. ``escalate_after`` consecutive failures of one stage
-escalate: new entries are halted (CRITICAL log) until a success resets the count.
-Each stage records its latency per item through ``on_latency(stage, seconds)``.
+The error policy (one bad bar or reply never stops the executor; repeated failures halt new
+entries) and the latency and watchdog hooks are :class:`~trademaestro.runtime.stages.StagePolicy`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
 
 from trademaestro.core.chaos import checkpoint
 from trademaestro.core.errors import DataError
@@ -37,42 +32,19 @@ from trademaestro.execution.intents import Side
 from trademaestro.runtime.queues import PressureQueue
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, Slot
+from trademaestro.runtime.stages import (
+    LatencyFn,
+    StagePolicy,
+    join_queue,
+    pace,
+    start_stages,
+    stop_stages,
+)
 from trademaestro.runtime.watchdog import StageTask, Watchdog
 
 log = logging.getLogger("trademaestro.pipeline")
 
 ProgressFn = Callable[[int, int], None]
-LatencyFn = Callable[[str, float], None]
-
-
-@dataclass
-class StageHealth:
-    """Failure counters of one stage."""
-
-    errors: int = 0
-    consecutive: int = 0
-    last_error: str = ""
-
-
-@dataclass
-class PipelineHealth:
-    """What the pipeline reports to the monitor: per-stage failures and the escalation."""
-
-    stages: dict[str, StageHealth] = field(
-        default_factory=lambda: {s: StageHealth() for s in ("evaluate", "act")}
-    )
-    escalated: str | None = None
-
-    def entry_blocker(self) -> str | None:
-        """Entry blocker for the instances: the escalation reason, while escalated."""
-        return self.escalated
-
-    def report(self) -> dict[str, object]:
-        """Counters for the monitor."""
-        return {
-            "escalated": self.escalated,
-            **{f"{name}_errors": h.errors for name, h in self.stages.items()},
-        }
 
 
 class BarPipeline:
@@ -93,13 +65,17 @@ class BarPipeline:
         self.watchdog = watchdog
         self.replayer = replayer
         self.threaded = threaded
-        self.on_latency = on_latency
-        self.escalate_after = escalate_after
+        self.policy = StagePolicy(
+            ("evaluate", "act"),
+            on_latency=on_latency,
+            escalate_after=escalate_after,
+            watchdog=watchdog,
+        )
+        self.health = self.policy.health
         self.bars: PressureQueue[int] = PressureQueue(1)
         self.acts: PressureQueue[tuple[Slot, int, dict[Side, bool], bool]] = PressureQueue(
             queue_size
         )
-        self.health = PipelineHealth()
         for slot in session.slots:
             slot.instance.entry_blockers.append(self.health.entry_blocker)
 
@@ -117,18 +93,11 @@ class BarPipeline:
         """Replay every group of bars from ``start`` (recovery); True when the data ran out,
         False when stopped."""
         stages = [StageTask("evaluate", self._evaluate), StageTask("act", self._act)]
-        for stage in stages:
-            stage.start()
-            if self.watchdog is not None:
-                self.watchdog.register(stage.name, stage.restart)
+        await start_stages(stages, self.watchdog)
         try:
             return await self._feed(speed, stop, progress, stages, start)
         finally:
-            for stage in stages:
-                if stage.task is not None:
-                    stage.task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await stage.task
+            await stop_stages(stages)
 
     async def _feed(
         self,
@@ -147,8 +116,8 @@ class BarPipeline:
                 return False
             replayer.open_group(g)
             await self.bars.put(g)
-            await _join(self.bars, stages)
-            await _join(self.acts, stages)
+            await join_queue(self.bars, stages)
+            await join_queue(self.acts, stages)
             replayer.close_group(g)
             if progress is not None and (g % 500 == 0 or g == n - 1):
                 progress(g + 1, n)
@@ -216,78 +185,13 @@ class BarPipeline:
                 self._busy("act", False)
 
     def _busy(self, stage: str, busy: bool) -> None:
-        """Tell the watchdog a stage took work (busy) or finished it (progress)."""
-        if self.watchdog is not None:
-            if not busy:
-                self.watchdog.beat(stage)
-            self.watchdog.set_busy(stage, busy)
+        self.policy.busy(stage, busy)
 
     def _latency(self, stage: str, started: float) -> None:
-        if self.on_latency is not None:
-            self.on_latency(stage, _time.perf_counter() - started)
+        self.policy.latency(stage, started)
 
     def _failed(self, stage: str, slot: Slot, i: int, exc: Exception) -> None:
-        health = self.health.stages[stage]
-        health.errors += 1
-        health.consecutive += 1
-        health.last_error = f"{type(exc).__name__}: {exc}"
-        log.error(
-            "%s stage failed on %s bar %d (%s): %s; carrying on",
-            stage,
-            slot.instance.key,
-            i,
-            slot.symbol,
-            health.last_error,
-            exc_info=exc,
-        )
-        if health.consecutive >= self.escalate_after and self.health.escalated is None:
-            self.health.escalated = (
-                f"{stage} stage failed {health.consecutive} times in a row "
-                f"(last: {health.last_error}): new entries halted"
-            )
-            log.critical("%s", self.health.escalated)
+        self.policy.failed(stage, f"{slot.instance.key} bar {i} ({slot.symbol})", exc)
 
     def _succeeded(self, stage: str) -> None:
-        health = self.health.stages[stage]
-        health.consecutive = 0
-        if self.health.escalated is not None and all(
-            h.consecutive == 0 for h in self.health.stages.values()
-        ):
-            log.warning("pipeline recovered: new entries allowed again")
-            self.health.escalated = None
-
-
-async def pace(started: float, t0: int, t: int, speed: float, stop: asyncio.Event) -> bool:
-    """Wait until server time ``t`` is due at ``speed`` × real time since ``started`` (monotonic
-    seconds, when server time ``t0`` was replayed); False when a stop was asked for."""
-    if stop.is_set():
-        return False
-    if speed > 0:
-        delay = started + (t - t0) / speed - _time.monotonic()
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            return not stop.is_set()
-    return True
-
-
-class _Joinable(Protocol):
-    async def join(self) -> None: ...
-
-
-async def _join(queue: _Joinable, stages: list[StageTask]) -> None:
-    """Wait until ``queue`` is drained; surface a stage's death instead of waiting forever (a
-    stage the watchdog restarted is waited on anew)."""
-    joiner = asyncio.ensure_future(queue.join())
-    while True:
-        workers = {stage.task for stage in stages if stage.task is not None}
-        done, _ = await asyncio.wait({joiner, *workers}, return_when=asyncio.FIRST_COMPLETED)
-        if joiner in done:
-            return
-        for task in done:
-            if task.cancelled() and any(stage.task is not task for stage in stages):
-                continue  # replaced by the watchdog: wait on the new task
-            joiner.cancel()
-            if not task.cancelled():
-                task.result()
-            raise RuntimeError("a pipeline stage ended unexpectedly")
+        self.policy.succeeded(stage)

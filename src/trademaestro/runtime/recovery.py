@@ -79,13 +79,7 @@ def start_group(session: Session) -> int:
 def recover(session: Session, g0: int) -> None:
     """Settle unresolved journal entries, warm the bar stores for group ``g0`` and re-learn the
     instances' open positions."""
-    executors = {id(s.instance.orders): s.instance.orders for s in session.slots}
-    for executor in executors.values():
-        if executor is not None:
-            for entry in executor.resolve_all():
-                log.critical(
-                    "recovery: journal entry %s resolved: %s", entry.client_id, entry.state
-                )
+    settle_journal(session)
     if g0 <= 0:
         return
     if session.risk_file is not None:
@@ -98,11 +92,26 @@ def recover(session: Session, g0: int) -> None:
         store = slot.instance.store
         if len(store) < closed_before:
             store.extend(rates[len(store) : closed_before])
-        _relearn_positions(session, slot.instance)
+        relearn_positions(session, slot.instance)
     log.warning("recovery: resuming the replay at group %d (server time %d)", g0, t0 or 0)
 
 
-def _relearn_positions(session: Session, instance: StrategyInstance) -> None:
+def settle_journal(session: Session) -> None:
+    """Resolve every journal entry whose outcome is unknown (sent, no reply recorded) by looking
+    the client id up at the broker; each resolution is logged at CRITICAL."""
+    executors = {id(s.instance.orders): s.instance.orders for s in session.slots}
+    for executor in executors.values():
+        if executor is not None:
+            for entry in executor.resolve_all():
+                log.critical(
+                    "recovery: journal entry %s resolved: %s", entry.client_id, entry.state
+                )
+
+
+def relearn_positions(session: Session, instance: StrategyInstance) -> None:
+    """Re-learn the positions ``instance`` holds at the broker (its symbol and magic number):
+    initial stop and volume from the opening order record of any earlier run, else adopted as
+    the broker shows it (CRITICAL)."""
     plan = instance.plan
     positions = session.adapter.positions(symbol=plan.symbol, magic=plan.magic)
     for pos in positions:

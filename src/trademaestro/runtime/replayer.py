@@ -23,7 +23,7 @@ class Replayer:
         self.groups = session.timeline.groups
         self.replay = session.emulator.replay
         self.tracker = EquityTracker(session)
-        self._exited = False
+        self.after = AfterBar(session, self.tracker)
         self.by_symbol: dict[str, list[Slot]] = {}
         for slot in session.slots:
             self.by_symbol.setdefault(slot.symbol, []).append(slot)
@@ -51,16 +51,31 @@ class Replayer:
         run_bar = self.replay.run_bar
         for symbol, j in self.groups[g]:
             run_bar(symbol, j)
-        self.tracker.sample(self.times[g])
+        self.after.done(self.times[g])
+
+
+class AfterBar:
+    """What follows every bar (group) in paper and live mode alike: the equity sample and risk
+    state update, the risk state saved when it changed, and the emergency exit while the
+    connection circuit breaker asks for it (once per breaker opening)."""
+
+    def __init__(self, session: Session, tracker: EquityTracker) -> None:
+        self.session = session
+        self.tracker = tracker
+        self._exited = False
+
+    def done(self, time: int) -> None:
+        """The bar(s) ending at server time ``time`` are done."""
+        self.tracker.sample(time)
         risk_file = self.session.risk_file
         if risk_file is not None:  # paper/live: the risk state survives a restart
             risk_file.save_if_changed(self.session.risk)
         safety = self.session.safety
-        if safety is not None and safety[0].emergency_exit_requested() and not self._exited:
+        if safety is not None and safety.safe.emergency_exit_requested() and not self._exited:
             # The connection is unstable and emergency exit is configured: close everything
             # (once per breaker opening); new entries are already halted by the breaker.
             self._exited = True
             for slot in self.session.slots:
-                slot.instance.close_all("risk", self.times[g])
-        elif safety is not None and self._exited and safety[0].entries_allowed():
+                slot.instance.close_all("risk", time)
+        elif safety is not None and self._exited and safety.safe.entries_allowed():
             self._exited = False

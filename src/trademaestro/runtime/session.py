@@ -98,6 +98,7 @@ class Session:
     safety: Safety | None = None  # the exactly-once order path of paper/live runs
     risk_file: Any = None  # RiskStateFile of paper/live runs
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
+    clock_time: int = 0  # live: the open time of the last closed bar seen (server time)
 
     @property
     def instances(self) -> list[StrategyInstance]:

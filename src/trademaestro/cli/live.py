@@ -1,0 +1,90 @@
+"""``trademaestro live``: the executor on a live terminal (the real MetaTrader 5 package, or an
+emulator server whose market clock another process drives)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``live`` command to the CLI."""
+
+    @app.command()
+    def live(
+        strategy: Annotated[
+            list[Path], typer.Argument(help="Strategy JSON file(s) (web platform format).")
+        ],
+        terminal_address: Annotated[
+            str | None,
+            typer.Option(
+                "--terminal-address",
+                help="Unix socket of an emulator server (trademaestro emulator-server, its clock "
+                "driven by trademaestro emulator-clock); default: the MetaTrader5 package.",
+            ),
+        ] = None,
+        login: Annotated[
+            int | None,
+            typer.Option(help="Account number to log in to (password: TRADEMAESTRO_MT5_PASSWORD)."),
+        ] = None,
+        server: Annotated[str | None, typer.Option(help="Trade server of --login.")] = None,
+        terminal_path: Annotated[
+            str | None, typer.Option("--terminal-path", help="terminal64.exe, if not the default.")
+        ] = None,
+        warmup_bars: Annotated[
+            int, typer.Option("--warmup-bars", help="Closed bars of history per strategy.")
+        ] = 1000,
+        poll_seconds: Annotated[
+            float, typer.Option("--poll-seconds", help="How often the terminal is polled.")
+        ] = 0.5,
+        db: Annotated[
+            Path | None, typer.Option(help="SQLite database (default: user data).")
+        ] = None,
+        reconcile_seconds: Annotated[
+            float, typer.Option("--reconcile-seconds", help="Reconcile every that many seconds.")
+        ] = 300.0,
+        emergency_exit: Annotated[
+            bool,
+            typer.Option(
+                "--emergency-exit", help="Close every position when the circuit breaker opens."
+            ),
+        ] = False,
+        verbose: Annotated[
+            bool, typer.Option("--verbose", "-v", help="Log every decision (INFO).")
+        ] = False,
+    ) -> None:
+        """Run the executor live: poll the terminal for closed bars, trade them, until
+        SIGINT/SIGTERM (exit 0; positions stay open with their stops at the broker)."""
+        import asyncio
+
+        from trademaestro.cli.main import _finish, _guard, _setup_logging
+        from trademaestro.runtime.live import live_session
+        from trademaestro.runtime.live_session import LiveSettings, open_live_session
+        from trademaestro.runtime.settings import RunSettings
+
+        _setup_logging(verbose)
+        live_settings = _guard(
+            LiveSettings,
+            terminal_address=terminal_address,
+            login=login,
+            server=server,
+            terminal_path=terminal_path,
+            warmup_bars=warmup_bars,
+            poll_seconds=poll_seconds,
+        )
+        settings = RunSettings(
+            strategy=tuple(str(p) for p in strategy),
+            data=(),
+            db_path=db,
+            reconcile_seconds=reconcile_seconds,
+            emergency_exit=emergency_exit,
+            gateway=True,
+        )
+
+        def go() -> object:
+            session = open_live_session(settings, live_settings)
+            return asyncio.run(live_session(session, live_settings.poll_seconds))
+
+        _finish(_guard(go), None)

@@ -1,0 +1,301 @@
+"""The live executor: the terminal polled for closed bars, the strategies acting on each.
+
+Stages (asyncio tasks joined by never-dropping bounded queues, each with the error policy of
+:class:`~trademaestro.runtime.stages.StagePolicy` and its latency recorded):
+
+* **feed** — every ``poll_seconds``, asks the terminal for new closed bars of every watched
+  series (:class:`~trademaestro.runtime.livefeed.LiveBarFeed`) and hands them to *evaluate*;
+  a full queue blocks the feed (back-pressure: the terminal is polled less, nothing is dropped).
+* **evaluate** — appends the bars to each instance's bar store and evaluates its rules on the
+  newest one (bars caught up after missed polls extend the series but are not traded on).
+* **act** — gates, executes and manages through the exactly-once order path; after each poll's
+  bars, the equity sample, the risk state and the emergency exit (:class:`AfterBar`).
+
+Broker calls run in worker threads (the gateway waits on its pipe with the GIL released), so the
+event loop, the monitor and the watchdog stay responsive however long the terminal takes.
+
+Start-up is recovery, always: unresolved journal entries are resolved by look-up, the risk state
+is loaded, the positions with our magic numbers are re-learnt, and the broker is reconciled
+before any strategy may trade. A supervisor restart (``TRADEMAESTRO_RECOVERY=1``) is logged and
+recorded with the run. SIGINT/SIGTERM stop intake; the bar in progress is finished, the runs are
+marked ``interrupted``, and positions stay open (their stops are at the broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from trademaestro.core.chaos import checkpoint
+from trademaestro.core.timeframes import Timeframe
+from trademaestro.execution.intents import Side
+from trademaestro.runtime.backtest import RunResult, result_of
+from trademaestro.runtime.finish import BrokerAccount, EquityTracker, finishing
+from trademaestro.runtime.livefeed import LiveBarFeed, NewBars
+from trademaestro.runtime.monitor import Monitor
+from trademaestro.runtime.queues import PressureQueue
+from trademaestro.runtime.recovery import (
+    reconcile_every,
+    reconcile_now,
+    relearn_positions,
+    settle_journal,
+)
+from trademaestro.runtime.replayer import AfterBar
+from trademaestro.runtime.restarts import recovery_info
+from trademaestro.runtime.session import Session, Slot
+from trademaestro.runtime.signals import StreamingSignals
+from trademaestro.runtime.stages import LatencyFn, StagePolicy, start_stages, stop_stages
+from trademaestro.runtime.watchdog import StageTask, Watchdog
+
+log = logging.getLogger("trademaestro.live")
+
+BarHook = Callable[[str, Timeframe, int], None]
+"""``on_bar(symbol, timeframe, bar open time)``: a closed bar was evaluated and acted on."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Act:
+    slot: Slot
+    i: int
+    entry: dict[Side, bool]
+    exit_rule: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _After:
+    time: int
+    bars: tuple[tuple[str, Timeframe, int], ...]
+
+
+class LivePipeline:
+    """The staged live runtime over a session (see the module docstring)."""
+
+    def __init__(
+        self,
+        session: Session,
+        feed: LiveBarFeed,
+        *,
+        poll_seconds: float,
+        threaded: bool = True,
+        on_latency: LatencyFn | None = None,
+        watchdog: Watchdog | None = None,
+        on_bar: BarHook | None = None,
+        queue_size: int = 64,
+    ) -> None:
+        self.session = session
+        self.feed = feed
+        self.poll_seconds = poll_seconds
+        self.threaded = threaded
+        self.on_bar = on_bar
+        self.watchdog = watchdog
+        self.policy = StagePolicy(
+            ("feed", "evaluate", "act"), on_latency=on_latency, watchdog=watchdog
+        )
+        self.bars: PressureQueue[list[NewBars]] = PressureQueue(queue_size)
+        self.acts: PressureQueue[_Act | _After] = PressureQueue(queue_size)
+        self.tracker = EquityTracker(session, BrokerAccount(session.adapter))
+        self.after = AfterBar(session, self.tracker)
+        self.by_series: dict[tuple[str, Timeframe], list[Slot]] = {}
+        for slot in session.slots:
+            key = (slot.symbol, slot.strategy.spec.timeframe)
+            self.by_series.setdefault(key, []).append(slot)
+            slot.instance.entry_blockers.append(self.policy.health.entry_blocker)
+            slot.instance.signals = StreamingSignals(
+                slot.instance.store.engine, slot.entry, slot.exit_rule
+            )
+
+    def queues(self) -> dict[str, dict[str, int]]:
+        """Queue depths and counters for the monitor."""
+        return {"bars": self.bars.stats(), "acts": self.acts.stats()}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll, evaluate and act until ``stop`` is set; the items already queued are finished."""
+        stages = [StageTask("evaluate", self._evaluate), StageTask("act", self._act)]
+        await start_stages(stages, self.watchdog)
+        try:
+            await self._feed(stop)
+            await self.bars.join()
+            await self.acts.join()
+        finally:
+            await stop_stages(stages)
+
+    async def _call(self, fn: Callable[..., object], *args: object) -> object:
+        return await asyncio.to_thread(fn, *args) if self.threaded else fn(*args)
+
+    async def _feed(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = _time.perf_counter()
+            self.policy.busy("feed", True)
+            try:
+                found = cast(list[NewBars], await self._call(self.feed.poll))
+                self.policy.succeeded("feed")
+            except Exception as exc:
+                self.policy.failed("feed", "the poll for closed bars", exc)
+                found = []
+            finally:
+                self.policy.latency("feed", started)
+                self.policy.busy("feed", False)
+            if found:
+                await self.bars.put(found)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+
+    async def _evaluate(self) -> None:
+        while True:
+            found = await self.bars.get()
+            started = _time.perf_counter()
+            self.policy.busy("evaluate", True)
+            try:
+                for new in found:
+                    for slot in self.by_series.get((new.symbol, new.timeframe), []):
+                        item = self._signals(slot, new)
+                        if item is not None:
+                            await self.acts.put(item)
+                last = max(int(new.bars["time"][-1]) for new in found)
+                bars = tuple(
+                    (new.symbol, new.timeframe, int(new.bars["time"][-1])) for new in found
+                )
+                await self.acts.put(_After(last, bars))
+            finally:
+                self.bars.task_done()
+                self.policy.latency("evaluate", started)
+                self.policy.busy("evaluate", False)
+
+    def _signals(self, slot: Slot, new: NewBars) -> _Act | None:
+        store = slot.instance.store
+        try:
+            last = int(store.times[len(store) - 1]) if len(store) else -1
+            fresh = new.bars[new.bars["time"] > last]
+            if len(fresh) == 0:
+                return None
+            store.extend(fresh)
+            i = len(store) - 1
+            signals = slot.instance.signals
+            assert signals is not None
+            item = _Act(slot, i, signals.entry_at(i), signals.exit_at(i))
+        except Exception as exc:
+            self.policy.failed("evaluate", f"{slot.instance.key} {new.symbol} bars", exc)
+            return None
+        self.policy.succeeded("evaluate")
+        return item
+
+    async def _act(self) -> None:
+        while True:
+            item = await self.acts.get()
+            started = _time.perf_counter()
+            self.policy.busy("act", True)
+            try:
+                if isinstance(item, _After):
+                    await self._call(self.after.done, item.time)
+                    self.session.clock_time = max(self.session.clock_time, item.time)
+                    for symbol, timeframe, time in item.bars:
+                        log.info(
+                            "live: %s %s bar %d (%s server time) closed and acted on",
+                            symbol,
+                            timeframe.name,
+                            time,
+                            datetime.fromtimestamp(time, UTC).strftime("%Y-%m-%d %H:%M"),
+                        )
+                        if self.on_bar is not None:
+                            self.on_bar(symbol, timeframe, time)
+                else:
+                    await self._call(item.slot.instance.act, item.i, item.entry, item.exit_rule)
+                    checkpoint("bar")
+                self.policy.succeeded("act")
+            except Exception as exc:
+                where = (
+                    "the after-bar update" if isinstance(item, _After) else item.slot.instance.key
+                )
+                self.policy.failed("act", where, exc)
+            finally:
+                self.acts.task_done()
+                self.policy.latency("act", started)
+                self.policy.busy("act", False)
+
+
+def start_live(session: Session) -> None:
+    """Recovery, always (see the module docstring): settle the journal, load the risk state,
+    re-learn positions, then reconcile with the broker before any strategy may trade."""
+    info = recovery_info()
+    if info.recovery:
+        log.warning(
+            "starting in recovery mode (supervisor restart %d): resolving the journal, "
+            "reloading the risk state and reconciling before trading",
+            info.restart_count,
+        )
+    settle_journal(session)
+    if session.risk_file is not None:
+        session.risk_file.load_into(session.risk)
+    for slot in session.slots:
+        relearn_positions(session, slot.instance)
+    found = reconcile_now(session)
+    if found:
+        log.critical("start-up reconciliation corrected %d discrepancies", found)
+
+
+async def live_session(
+    session: Session,
+    poll_seconds: float,
+    stop: asyncio.Event | None = None,
+    on_bar: BarHook | None = None,
+) -> RunResult:
+    """Run an opened live session until stopped (SIGINT/SIGTERM or ``stop``) and finish it."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+    feed = LiveBarFeed(
+        session.adapter,
+        {
+            (slot.symbol, slot.strategy.spec.timeframe): int(slot.feed.rates["time"][-1])
+            for slot in session.slots
+        },
+    )
+    monitor = Monitor(5.0)
+    deadline = max(60.0, 20 * poll_seconds)
+    watchdog = Watchdog({"feed": deadline, "evaluate": 60.0, "act": 120.0})
+    pipeline = LivePipeline(
+        session,
+        feed,
+        poll_seconds=poll_seconds,
+        watchdog=watchdog,
+        on_bar=on_bar,
+        on_latency=lambda stage, seconds: monitor.latency(stage).record(seconds),
+    )
+    monitor.add_source("queues", pipeline.queues)
+    monitor.add_source("pipeline", pipeline.policy.health.report)
+    monitor.add_source("feed", feed.report)
+    health = getattr(session.emulator, "health", None)
+    if callable(health):
+        monitor.add_source("gateway", health)
+    background = [monitor.start(), watchdog.start()]
+    try:
+        with finishing(session, pipeline.tracker) as ending:
+            await asyncio.to_thread(start_live, session)
+            if session.safety is not None:
+                background.append(
+                    asyncio.create_task(
+                        reconcile_every(session, session.settings.reconcile_seconds),
+                        name="reconcile",
+                    )
+                )
+            await pipeline.run(stop)
+            ending.status = "interrupted"
+    finally:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+    return result_of(session, ending.reports, feed.bars_seen, ending.status, pipeline.tracker.halts)
