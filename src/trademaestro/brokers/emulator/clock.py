@@ -4,7 +4,7 @@ Live mode is tested the way it runs: the executor only polls the terminal (an em
 while another process moves the market on — this one. For each group of bars opening at the same
 server time it opens the bars (quotes at their open), waits ``bar_seconds`` of wall time, then
 plays them out (stops and targets inside the bar, the close). A server whose replay already
-started is resumed after the group it stands at.
+started is resumed where it stands: a group left open is played out first.
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ def resume_group(timeline: Timeline, now: int) -> int:
     return bisect.bisect_right(timeline.times, now)
 
 
+def _open_at(timeline: Timeline, now: int) -> int | None:
+    """The group whose bars are open but not played out when the clock stands at ``now`` (the
+    clock is exactly at their open time), else None."""
+    g = bisect.bisect_right(timeline.times, now) - 1
+    return g if now and g >= 0 and timeline.times[g] == now else None
+
+
 def drive_clock(
     replay: Any,
     timeline: Timeline,
@@ -61,7 +68,15 @@ def drive_clock(
         stop: set it to stop after the current bar.
         on_group: called after each group opened.
     """
-    g0 = resume_group(timeline, int(replay.now)) if start is None else start
+    if start is None:
+        now = int(replay.now)
+        g0 = resume_group(timeline, now)
+        pending = _open_at(timeline, now)
+        if pending is not None:  # opened by someone else, not yet played out
+            for symbol, j in timeline.groups[pending]:
+                replay.run_bar(symbol, j)
+    else:
+        g0 = start
     opened = 0
     end = len(timeline.times)
     if stop_after is not None:
