@@ -15,8 +15,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def live(
         strategy: Annotated[
-            list[Path], typer.Argument(help="Strategy JSON file(s) (web platform format).")
-        ],
+            list[Path] | None,
+            typer.Argument(help="Strategy JSON file(s) (optional with --platform)."),
+        ] = None,
         terminal_address: Annotated[
             str | None,
             typer.Option(
@@ -51,6 +52,10 @@ def register(app: typer.Typer) -> None:
                 "--emergency-exit", help="Close every position when the circuit breaker opens."
             ),
         ] = False,
+        platform: Annotated[
+            str | None,
+            typer.Option("--platform", help="Web platform URL: run under its remote control."),
+        ] = None,
         verbose: Annotated[
             bool, typer.Option("--verbose", "-v", help="Log every decision (INFO).")
         ] = False,
@@ -74,6 +79,17 @@ def register(app: typer.Typer) -> None:
             warmup_bars=warmup_bars,
             poll_seconds=poll_seconds,
         )
+        if platform is not None:
+            run_remote_cli(
+                platform,
+                strategies=tuple(str(p) for p in strategy or ()),
+                db=db,
+                live_settings=live_settings,
+            )
+            return
+        if not strategy:
+            typer.echo("error: give a strategy file (or --platform URL)", err=True)
+            raise typer.Exit(2)
         settings = RunSettings(
             strategy=tuple(str(p) for p in strategy),
             data=(),
@@ -88,3 +104,38 @@ def register(app: typer.Typer) -> None:
             return asyncio.run(live_session(session, live_settings.poll_seconds))
 
         _finish(_guard(go), None)
+
+
+def run_remote_cli(
+    url: str,
+    *,
+    strategies: tuple[str, ...],
+    data: tuple[str, ...] = (),
+    speed: float = 1.0,
+    start_bar: int = 1000,
+    db: Path | None = None,
+    balance: float = 10_000.0,
+    live_settings: object = None,
+) -> None:
+    """``run --platform URL`` / ``live --platform URL``: the executor under remote control
+    (paper over ``data`` when given, else the live terminal of ``live_settings``). Exits 2 when
+    the platform refuses the credentials, 0 on SIGINT/SIGTERM."""
+    import asyncio
+
+    from trademaestro.cli.main import _finish, _guard, err_console
+    from trademaestro.runtime.live_session import LiveSettings
+    from trademaestro.runtime.remote import PaperMarket, run_remote
+    from trademaestro.runtime.settings import RunSettings
+
+    live = (
+        live_settings
+        if isinstance(live_settings, LiveSettings)
+        else LiveSettings(warmup_bars=max(2, min(start_bar, 1000)), poll_seconds=0.2)
+    )
+    paper = PaperMarket(data, speed, start_bar) if data else None
+    if paper is None and not isinstance(live_settings, LiveSettings):
+        err_console.print("[bold red]error:[/] --platform needs --data (paper) or `live`")
+        raise typer.Exit(2)
+    settings = RunSettings(strategy=strategies, data=(), db_path=db, balance=balance, gateway=True)
+    result = _guard(lambda: asyncio.run(run_remote(url, settings, live, paper=paper)))
+    _finish(result, None)

@@ -36,6 +36,13 @@ StrategyArg = Annotated[
     list[Path],
     typer.Argument(help="Strategy JSON file(s) (web platform format); several run side by side."),
 ]
+OptStrategyArg = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Strategy JSON file(s) (web platform format); several run side by side (optional "
+        "with --platform: strategies come by command)."
+    ),
+]
 DataOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -190,7 +197,7 @@ def backtest(
 
 @app.command()
 def run(
-    strategy: StrategyArg,
+    strategy: OptStrategyArg = None,
     data: DataOpt = None,
     speed: Annotated[
         float, typer.Option(help="Replay speed × real time; 0 = as fast as possible.")
@@ -230,11 +237,40 @@ def run(
             help="Close every position when the connection circuit breaker opens.",
         ),
     ] = False,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform",
+            help="Web platform URL: run under its remote control (strategies come by command; "
+            "API key/secret from the keyring or TRADEMAESTRO_API_KEY/_SECRET).",
+        ),
+    ] = None,
+    start_bar: Annotated[
+        int,
+        typer.Option("--start-bar", help="With --platform: the bar the market clock starts at."),
+    ] = 1000,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run the executor in paper mode: replay the data into the MT5 emulator in real time."""
     from trademaestro.runtime.paper import run_paper
 
+    if platform is not None:
+        from trademaestro.cli.live import run_remote_cli
+
+        _setup_logging(verbose)
+        run_remote_cli(
+            platform,
+            strategies=tuple(str(p) for p in strategy or ()),
+            data=tuple(data or ()),
+            speed=speed,
+            start_bar=start_bar,
+            db=db,
+            balance=balance,
+        )
+        return
+    if not strategy:
+        err_console.print("[bold red]error:[/] give a strategy file (or --platform URL)")
+        raise typer.Exit(2)
     if speed < 0:
         err_console.print(f"[bold red]error:[/] --speed: found {speed}; allowed: 0 or more")
         raise typer.Exit(2)

@@ -131,6 +131,8 @@ class Timeline:
 def merge_timeline(feeds: dict[str, SymbolFeed]) -> Timeline:
     """The merged replay order of all feeds (see :class:`Timeline`)."""
     symbols = sorted(feeds)
+    if not symbols:
+        return Timeline([], [])
     all_times = np.unique(np.concatenate([feeds[s].rates["time"] for s in symbols]))
     groups: list[list[tuple[str, int]]] = [[] for _ in range(len(all_times))]
     for sym in symbols:

@@ -121,6 +121,9 @@ def finish_session(
     ``end``); record deals, equity and each run's end; return the reports (none without a store).
     """
     adapter = session.adapter
+    if not session.feeds:  # a remote-controlled executor that never started a strategy
+        tracker.flush()
+        return []
     first = min(int(f.rates["time"][0]) for f in session.feeds.values())
     last = max(session.clock_time, *(int(f.rates["time"][-1]) for f in session.feeds.values()))
     if status == "completed":

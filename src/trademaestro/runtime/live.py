@@ -28,10 +28,10 @@ import contextlib
 import logging
 import signal
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from trademaestro.core.chaos import checkpoint
 from trademaestro.core.timeframes import Timeframe
@@ -101,15 +101,38 @@ class LivePipeline:
         self.bars: PressureQueue[list[NewBars]] = PressureQueue(queue_size)
         self.acts: PressureQueue[_Act | _After] = PressureQueue(queue_size)
         self.tracker = EquityTracker(session, BrokerAccount(session.adapter))
+        # The account as of the last bar (balance, equity, margin, open positions): what the
+        # platform heartbeat reports, read without a broker call on the event loop.
+        self.account: dict[str, float | int] = {}
         self.after = AfterBar(session, self.tracker)
         self.by_series: dict[tuple[str, Timeframe], list[Slot]] = {}
+        self.paused: set[int] = set()  # id() of the slots that keep their bars but do not act
+        self._active: set[int] = set()
         for slot in session.slots:
-            key = (slot.symbol, slot.strategy.spec.timeframe)
-            self.by_series.setdefault(key, []).append(slot)
-            slot.instance.entry_blockers.append(self.policy.health.entry_blocker)
-            slot.instance.signals = StreamingSignals(
-                slot.instance.store.engine, slot.entry, slot.exit_rule
-            )
+            self.add_slot(slot)
+
+    def add_slot(self, slot: Slot) -> None:
+        """Evaluate and act for ``slot`` from the next closed bar on (event loop only); its
+        series is watched from its bar store's last bar."""
+        tf = slot.strategy.spec.timeframe
+        self.by_series.setdefault((slot.symbol, tf), []).append(slot)
+        slot.instance.entry_blockers.append(self.policy.health.entry_blocker)
+        slot.instance.signals = StreamingSignals(
+            slot.instance.store.engine, slot.entry, slot.exit_rule
+        )
+        store = slot.instance.store
+        if len(store):
+            self.feed.watch(slot.symbol, tf, int(store.times[len(store) - 1]))
+        self._active.add(id(slot))
+
+    def remove_slot(self, slot: Slot) -> None:
+        """Stop evaluating and acting for ``slot`` (event loop only; queued items are dropped)."""
+        key = (slot.symbol, slot.strategy.spec.timeframe)
+        slots = self.by_series.get(key, [])
+        if slot in slots:
+            slots.remove(slot)
+        self._active.discard(id(slot))
+        self.paused.discard(id(slot))
 
     def queues(self) -> dict[str, dict[str, int]]:
         """Queue depths and counters for the monitor."""
@@ -154,9 +177,9 @@ class LivePipeline:
             self.policy.busy("evaluate", True)
             try:
                 for new in found:
-                    for slot in self.by_series.get((new.symbol, new.timeframe), []):
+                    for slot in list(self.by_series.get((new.symbol, new.timeframe), [])):
                         item = self._signals(slot, new)
-                        if item is not None:
+                        if item is not None and id(slot) not in self.paused:
                             await self.acts.put(item)
                 last = max(int(new.bars["time"][-1]) for new in found)
                 bars = tuple(
@@ -186,6 +209,17 @@ class LivePipeline:
         self.policy.succeeded("evaluate")
         return item
 
+    def _after_bar(self, time: int) -> None:
+        """After a poll's bars (worker thread): equity, risk state, emergency exit, snapshot."""
+        self.after.done(time)
+        account = self.session.adapter.account()
+        self.account = {
+            "balance": account.balance,
+            "equity": account.equity,
+            "margin": account.margin,
+            "openPositions": len(self.session.adapter.positions()),
+        }
+
     async def _act(self) -> None:
         while True:
             item = await self.acts.get()
@@ -193,7 +227,7 @@ class LivePipeline:
             self.policy.busy("act", True)
             try:
                 if isinstance(item, _After):
-                    await self._call(self.after.done, item.time)
+                    await self._call(self._after_bar, item.time)
                     self.session.clock_time = max(self.session.clock_time, item.time)
                     for symbol, timeframe, time in item.bars:
                         log.info(
@@ -205,7 +239,7 @@ class LivePipeline:
                         )
                         if self.on_bar is not None:
                             self.on_bar(symbol, timeframe, time)
-                else:
+                elif id(item.slot) in self._active and id(item.slot) not in self.paused:
                     await self._call(item.slot.instance.act, item.i, item.entry, item.exit_rule)
                     checkpoint("bar")
                 self.policy.succeeded("act")
@@ -240,13 +274,22 @@ def start_live(session: Session) -> None:
         log.critical("start-up reconciliation corrected %d discrepancies", found)
 
 
+Services = Callable[[LivePipeline, asyncio.Event], list[Coroutine[Any, Any, object]]]
+"""``services(pipeline, stop)``: more tasks to run beside the pipeline once the executor may
+trade (remote control: command bus, Pusher, heartbeat); they end when ``stop`` is set."""
+
+
 async def live_session(
     session: Session,
     poll_seconds: float,
     stop: asyncio.Event | None = None,
     on_bar: BarHook | None = None,
+    services: Services | None = None,
 ) -> RunResult:
-    """Run an opened live session until stopped (SIGINT/SIGTERM or ``stop``) and finish it."""
+    """Run an opened live session until stopped (SIGINT/SIGTERM or ``stop``) and finish it.
+
+    A service that raises stops the executor (its error propagates after everything is
+    finished and recorded)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -289,7 +332,20 @@ async def live_session(
                         name="reconcile",
                     )
                 )
-            await pipeline.run(stop)
+            extra = [
+                asyncio.create_task(_stopping(coro, stop))
+                for coro in (services or _none)(pipeline, stop)
+            ]
+            try:
+                await pipeline.run(stop)
+            finally:
+                stop.set()
+                for task in extra:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait_for(task, 30)
+            for task in extra:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
             ending.status = "interrupted"
     finally:
         for task in background:
@@ -299,3 +355,16 @@ async def live_session(
         for signum in installed:
             loop.remove_signal_handler(signum)
     return result_of(session, ending.reports, feed.bars_seen, ending.status, pipeline.tracker.halts)
+
+
+def _none(_pipeline: LivePipeline, _stop: asyncio.Event) -> list[Coroutine[Any, Any, object]]:
+    return []
+
+
+async def _stopping(coro: Coroutine[Any, Any, object], stop: asyncio.Event) -> object:
+    """Run a service; when it fails, ask the executor to stop (and re-raise)."""
+    try:
+        return await coro
+    except BaseException:
+        stop.set()
+        raise

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from trademaestro.brokers.mt5.adapter import MT5Adapter
+from trademaestro.brokers.port import BrokerPort
 from trademaestro.core.errors import ConfigError
 from trademaestro.core.timeframes import Timeframe
 from trademaestro.data import LoadedBars
@@ -84,14 +85,15 @@ class LiveSettings:
         return kwargs
 
 
-def open_live_session(settings: RunSettings, live: LiveSettings) -> Session:
-    """Connect to the terminal, warm up every strategy from its history, start the runs.
+def open_live_session(settings: RunSettings, live: LiveSettings, broker: Any = None) -> Session:
+    """Connect to the terminal, warm up every strategy from its history, start the runs. With no
+    strategy at all (remote control: they come by command) the session starts empty.
 
     Raises:
         StrategyError, ConfigError: bad strategies or options; BrokerError: the terminal cannot
             be reached or has too little history.
     """
-    wanted, rejected = load_wanted(settings)
+    wanted, rejected = load_wanted(settings) if settings.strategy_paths else ([], [])
     timeframes: dict[str, Timeframe] = {}
     for path, strategy, sym in wanted:
         tf = timeframes.setdefault(sym, strategy.spec.timeframe)
@@ -100,7 +102,9 @@ def open_live_session(settings: RunSettings, live: LiveSettings) -> Session:
                 f"{path}: trades {sym} on {strategy.spec.timeframe.name} but another strategy "
                 f"trades it on {tf.name}; allowed: one timeframe per symbol in one executor"
             )
-    if live.terminal_address is not None:
+    if broker is not None:
+        pass  # given (paper mode under remote control: the emulator in a gateway)
+    elif live.terminal_address is not None:
         broker = remote_gateway(live.terminal_address)
     else:
         broker = terminal_gateway()
@@ -112,7 +116,7 @@ def open_live_session(settings: RunSettings, live: LiveSettings) -> Session:
         info = broker.account_info()
         scope = f"account:{info.login}@{info.server}" if info is not None else None
         feeds = {
-            sym: _warm_feed(adapter, sym, tf, live.warmup_bars) for sym, tf in timeframes.items()
+            sym: warm_feed(adapter, sym, tf, live.warmup_bars) for sym, tf in timeframes.items()
         }
         session = wire_session(
             settings,
@@ -136,13 +140,13 @@ def open_live_session(settings: RunSettings, live: LiveSettings) -> Session:
     log.info(
         "live: %d strategy instance(s) on %s; warmed up with %s",
         len(session.slots),
-        ", ".join(sorted(feeds)),
-        ", ".join(f"{len(f.rates)} {sym} bars" for sym, f in sorted(feeds.items())),
+        ", ".join(sorted(feeds)) or "no symbol yet",
+        ", ".join(f"{len(f.rates)} {sym} bars" for sym, f in sorted(feeds.items())) or "nothing",
     )
     return session
 
 
-def _warm_feed(adapter: MT5Adapter, symbol: str, timeframe: Timeframe, count: int) -> SymbolFeed:
+def warm_feed(adapter: BrokerPort, symbol: str, timeframe: Timeframe, count: int) -> SymbolFeed:
     """The last ``count`` closed bars of ``symbol`` from the terminal, as the symbol's feed.
 
     Raises:

@@ -9,7 +9,6 @@ its own magic number (two strategies with one magic number are refused).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,19 +19,10 @@ from trademaestro.brokers.emulator import EmulatorConfig, MT5Emulator, load_symb
 from trademaestro.brokers.mt5.adapter import MT5Adapter
 from trademaestro.brokers.port import BrokerPort
 from trademaestro.core.errors import ConfigError, StrategyError, SymbolError
-from trademaestro.core.servertime import ServerTimeZone
 from trademaestro.core.timeframes import Timeframe, parse_timeframe
 from trademaestro.data import LoadedBars, load_bars, load_ticks, resolve_data_path
-from trademaestro.execution.intents import Side
-from trademaestro.execution.management_rules import ManagementRules
-from trademaestro.filters.chain import FilterChain
-from trademaestro.filters.correlation import RatesBarSource
-from trademaestro.filters.news import CsvNewsCalendar
-from trademaestro.indicators.keys import SeriesKey
 from trademaestro.persistence.store import Store
 from trademaestro.risk.account import AccountRiskState
-from trademaestro.risk.config import risk_limits_of
-from trademaestro.runtime.barstore import BarStore
 from trademaestro.runtime.brokerlink import (
     Safety,
     emulator_gateway,
@@ -48,35 +38,15 @@ from trademaestro.runtime.feeds import (
     split_higher_specs,
     split_symbol_spec,
 )
-from trademaestro.runtime.instance import StrategyInstance, needed_keys
-from trademaestro.runtime.planning import build_plan
-from trademaestro.runtime.recording import NullRecorder, Recorder, StoreRecorder
+from trademaestro.runtime.instance import StrategyInstance
 from trademaestro.runtime.riskstate import RiskStateFile
 from trademaestro.runtime.settings import Mode, RunSettings
+from trademaestro.runtime.slots import Slot, SlotFactory
 from trademaestro.strategy.loader import LoadedStrategy, load_strategy
-from trademaestro.strategy.rules import Condition, compile_entry, compile_exit
 
 log = logging.getLogger("trademaestro.session")
 
-
-@dataclass
-class Slot:
-    """One strategy instance and what its driver needs beside it."""
-
-    instance: StrategyInstance
-    strategy: LoadedStrategy
-    source: str
-    entry: dict[Side, Condition]
-    exit_rule: Condition | None
-    feed: SymbolFeed
-    recorder: Recorder
-    run_id: int | None = None
-    any_signal: list[bool] = field(default_factory=list)
-
-    @property
-    def symbol(self) -> str:
-        """The instance's symbol."""
-        return self.instance.plan.symbol
+__all__ = ["Session", "Slot", "Wanted", "load_wanted", "open_session", "wire_session"]
 
 
 @dataclass
@@ -99,6 +69,7 @@ class Session:
     risk_file: Any = None  # RiskStateFile of paper/live runs
     equity_buffer: list[tuple[int, float, float]] = field(default_factory=list)
     clock_time: int = 0  # live: the open time of the last closed bar seen (server time)
+    factory: SlotFactory | None = None  # builds strategies added while running (live)
 
     @property
     def instances(self) -> list[StrategyInstance]:
@@ -287,129 +258,30 @@ def wire_session(
         StrategyError: a rule needs a series the engine cannot compute. ConfigError: two
             strategies with one magic number.
     """
-    server_tz = ServerTimeZone.parse(settings.server_utc_offset)
-    news = CsvNewsCalendar(settings.news_file) if settings.news_file is not None else None
-    tf_seconds = (
-        min(feed.bars.timeframe.seconds for feed in feeds.values() if feed.bars.timeframe)
-        if any(f.bars.timeframe for f in feeds.values())
-        else 60
+    slots_factory = SlotFactory(
+        settings,
+        mode,
+        adapter,
+        AccountRiskState(),
+        feeds,
+        higher,
+        Store(settings.db_path or Store.default_path()) if settings.record else None,
     )
-    bar_source = RatesBarSource({s: f.rates for s, f in feeds.items()}, tf_seconds)
-    risk = AccountRiskState()
-
-    def open_symbols() -> frozenset[str]:
-        return frozenset(p.symbol for p in adapter.positions())
-
-    slots: list[Slot] = []
-    magics: dict[int, str] = {}
     multi = {
         path: len({w[2] for w in wanted if w[0] == path}) > 1 for path, _ in _strategies(wanted)
     }
-    for path, strategy, sym in wanted:
-        spec_doc = strategy.spec
-        spec = adapter.symbol_spec(sym)
-        plan, stop_atr = build_plan(strategy, sym)
-        owner = magics.setdefault(plan.magic, path)
-        if owner != path:
-            raise ConfigError(
-                f"{path}: magic number {plan.magic} is already used by {owner}; allowed: one "
-                "magic number per strategy (set options.magicNumber or a distinct strategyId)"
-            )
-        exit_spec = spec_doc.rules.exit
-        management = ManagementRules.from_exit(
-            exit_spec,
-            atr_period=plan.stop.period
-            if plan.stop is not None and plan.stop.kind == "atr"
-            else None,
-            path=f"{spec_doc.key_of('rules')}.exit",
-        )
-        filters = FilterChain.from_strategy(
-            spec_doc, server_tz=server_tz, news=news, bars=bar_source
-        )
-        entry = compile_entry(spec_doc, spec.point)
-        exit_rule = compile_exit(spec_doc, spec.point)
-        keys: set[SeriesKey] = needed_keys(plan, management, filters, stop_atr)
-        for cond in entry.values():
-            keys |= cond.series_keys()
-        if exit_rule is not None:
-            keys |= exit_rule.series_keys()
-        dyn = spec_doc.dynamic_risk
-        volatility = (
-            (int(dyn.atrPeriod), int(dyn.volatilityLookback))
-            if dyn is not None and plan.sizing.volatility_threshold is not None
-            else None
-        )
-        try:
-            store = BarStore(
-                spec_doc.timeframe,
-                sorted(keys, key=str),
-                point=spec.point,
-                spread_override=settings.spread_points,
-                default_spread=spec.spread,
-                has_spread=feeds[sym].bars.has_spread,
-                volatility=volatility,
-                sources=higher.get(sym),
-            )
-        except ValueError as exc:
-            raise StrategyError(
-                "rules", str(exc), "series the engine can compute", source=path
-            ) from exc
-        key = f"{plan.strategy_id}@{sym}" if multi[path] else plan.strategy_id
-        limits = risk_limits_of(spec_doc.risk_management)
-        risk.add_strategy(key, limits)
-        instance = StrategyInstance(
-            plan=plan,
-            store=store,
-            management=management,
-            filters=filters,
-            risk=risk,
-            adapter=adapter,
-            recorder=NullRecorder(),
-            stop_atr=stop_atr,
-            open_symbols=open_symbols,
-            key=key,
-            risk_limits=limits,
-        )
-        for warning in strategy.warnings:
-            log.warning("%s: %s", path, warning)
-        if strategy.unsupported:
-            log.warning("%s: not yet supported, ignored: %s", path, ", ".join(strategy.unsupported))
-        slots.append(
-            Slot(instance, strategy, path, entry, exit_rule, feeds[sym], instance.recorder)
-        )
-
-    store_db: Store | None = None
-    if settings.record:
-        store_db = Store(settings.db_path or Store.default_path())
-        currency = adapter.account().currency
-        for slot in slots:
-            rates = slot.feed.rates
-            plan = slot.instance.plan
-            slot.run_id = store_db.begin_run(
-                mode=mode,
-                strategy_id=plan.strategy_id,
-                strategy_name=slot.strategy.spec.strategyName or plan.strategy_id,
-                strategy_json=json.dumps(
-                    slot.strategy.spec.model_dump(mode="json"), sort_keys=True
-                ),
-                symbol=slot.symbol,
-                timeframe=slot.strategy.spec.timeframe.name,
-                data_path=str(slot.feed.path),
-                bars=len(rates),
-                data_from=int(rates["time"][0]),
-                data_to=int(rates["time"][-1]),
-                initial_balance=settings.balance,
-                currency=currency,
-                options=_options(settings, slot.instance.plan.magic),
-            )
-            recorder = StoreRecorder(store_db, slot.run_id)
-            slot.recorder = recorder
-            slot.instance.recorder = recorder
+    slots = [
+        slots_factory.build(path, strategy, sym, multi[path]) for path, strategy, sym in wanted
+    ]
+    risk = slots_factory.risk
+    store_db = slots_factory.store
+    for slot in slots:
+        slots_factory.begin_run(slot)
     for slot in slots:
         slot.instance.rules = (slot.entry, slot.exit_rule)
     safety = None
     if mode in ("paper", "live") and store_db is not None:
-        first_run = min(slot.run_id for slot in slots if slot.run_id is not None)
+        first_run = min((slot.run_id for slot in slots if slot.run_id is not None), default=0)
         safety = exactly_once(
             [slot.instance for slot in slots],
             adapter,
@@ -438,6 +310,7 @@ def wire_session(
             if safety is not None and store_db is not None
             else None
         ),
+        factory=slots_factory,
     )
 
 
@@ -518,17 +391,3 @@ def _tick_feed(
 def _tf_of(wanted: list[tuple[str, LoadedStrategy, str]], symbol: str) -> Timeframe:
     """The timeframe of the (first) strategy trading ``symbol``."""
     return next(s.spec.timeframe for _, s, sym in wanted if sym == symbol)
-
-
-def _options(settings: RunSettings, magic: int) -> dict[str, object]:
-    return {
-        "balance": settings.balance,
-        "spread_points": settings.spread_points,
-        "commission_per_lot": settings.commission_per_lot,
-        "speed": settings.speed,
-        "swaps": settings.swaps,
-        "skip_bad_rows": settings.skip_bad_rows,
-        "magic": magic,
-        "strategies": list(settings.strategy_paths),
-        "data": list(settings.data_specs),
-    }
