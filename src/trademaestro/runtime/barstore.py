@@ -45,6 +45,7 @@ class BarStore:
         volatility: tuple[int, int] | None = None,
         sources: dict[Timeframe, np.ndarray] | None = None,
     ) -> None:
+        self.timeframe = timeframe
         self.engine = MultiTimeframeEngine(timeframe, keys, sources=sources)
         self.point = point
         self.spread_override = spread_override

@@ -26,6 +26,7 @@ from trademaestro.runtime.live import LivePipeline
 from trademaestro.runtime.live_session import warm_feed
 from trademaestro.runtime.planning import build_plan
 from trademaestro.runtime.recovery import relearn_positions
+from trademaestro.runtime.review import ReviewFn
 from trademaestro.runtime.session import Session, Slot
 from trademaestro.runtime.slots import SlotFactory
 from trademaestro.strategy.loader import LoadedStrategy
@@ -71,10 +72,18 @@ class StrategyHost:
         self.factory = factory
         self.warmup_bars = warmup_bars
         self.strategies: dict[str, Hosted] = {}
+        self.entry_review: ReviewFn | None = None  # given to every strategy started
         for slot in session.slots:
             sid = slot.instance.plan.strategy_id
             hosted = self.strategies.setdefault(sid, Hosted(sid, slot.strategy, [], source="cli"))
             hosted.slots.append(slot)
+
+    def set_entry_review(self, review: ReviewFn | None) -> None:
+        """Give every strategy (running and future) the last look before its entries."""
+        self.entry_review = review
+        for hosted in self.strategies.values():
+            for slot in hosted.slots:
+                slot.instance.entry_review = review
 
     # -- queries ------------------------------------------------------------------------------
     def active(self) -> list[dict[str, Any]]:
@@ -139,6 +148,7 @@ class StrategyHost:
                 slot = factory.build(path, loaded, sym, len(symbols) > 1)
                 if session.safety is not None:
                     attach_safety([slot.instance], session.safety)
+                slot.instance.entry_review = self.entry_review
                 fresh = warm_feed(session.adapter, sym, spec.timeframe, self.warmup_bars)
                 slot.instance.store.extend(fresh.rates)
                 factory.begin_run(slot)

@@ -49,6 +49,7 @@ from trademaestro.risk.volatility import rule_multiplier
 from trademaestro.runtime.accounting import Books
 from trademaestro.runtime.barstore import BarStore
 from trademaestro.runtime.recording import Recorder
+from trademaestro.runtime.review import EntryReview, ReviewFn
 from trademaestro.runtime.signals import SignalSource, StreamingSignals
 from trademaestro.strategy.rules import Condition
 
@@ -117,6 +118,7 @@ class StrategyInstance:
         self.stop_atr = stop_atr
         self.open_symbols = open_symbols
         risk_limits = risk_limits or RiskLimits(None, None, None)
+        self.risk_limits = risk_limits
         self.books = Books()
         self.signals: SignalSource | None = None
         # The rule trees (entry by side, exit), for intrabar evaluation on a scratch store.
@@ -129,6 +131,8 @@ class StrategyInstance:
         # breaker, the pipeline's error escalation. Exits and management go on.
         self.entry_blockers: list[Callable[[], str | None]] = []
         self.maybe_open = False
+        # The last look before an entry is sent (remote control: the platform's supervisor).
+        self.entry_review: ReviewFn | None = None
         # Position management acts on every closed bar while positions are open; without it
         # the instance only needs to act on bars with a signal (closes are settled then).
         self.every_bar = management.active
@@ -242,6 +246,11 @@ class StrategyInstance:
             for note in decision.notes:
                 log.info("%s %s: %s", plan.strategy_id, plan.symbol, note)
             for intent in decision.intents:
+                if self.entry_review is not None and isinstance(intent, OpenIntent):
+                    why = self.entry_review(self._review(intent, quote, bar, store, i))
+                    if why:
+                        log.warning("%s %s: entry not sent: %s", plan.strategy_id, plan.symbol, why)
+                        continue
                 if self.execute(intent, quote, i, store):
                     self._entered_bar = bar_time
 
@@ -336,6 +345,33 @@ class StrategyInstance:
                 return EntryGate(False, kelly_reason)
         sizing_atr = store.value(self._sizing_atr, i) if self._sizing_atr is not None else math.nan
         return EntryGate(True, result.reason, multiplier, kelly_percent, sizing_atr)
+
+    def _review(
+        self, intent: OpenIntent, quote: Quote, bar: BarInput, store: BarStore, i: int
+    ) -> EntryReview:
+        """The facts of an entry for :attr:`entry_review`."""
+        atr = next((store.value(k, i) for k in self._filter_atr.values()), None)
+        loss_pct: float | None = None
+        limits = self.risk_limits
+        equity0 = self.risk.day_start_equity
+        if self._needs_books and equity0:
+            floating = sum(p.profit + p.swap for p in bar.positions)
+            loss_pct = -(self.books.realized(quote.time) + floating) / equity0 * 100.0
+        limit_pct = limits.max_daily_loss_percent
+        if limit_pct is None and limits.max_daily_loss is not None and equity0:
+            limit_pct = limits.max_daily_loss / equity0 * 100.0
+        return EntryReview(
+            intent=intent,
+            timeframe=self.store.timeframe.name,
+            bid=quote.bid,
+            ask=quote.ask,
+            spec=bar.spec,
+            atr=atr if atr is not None and math.isfinite(atr) else None,
+            filters=self.filters,
+            daily_loss_pct=loss_pct,
+            daily_loss_limit_pct=limit_pct,
+            positions=tuple(self.adapter.positions()),
+        )
 
     def _settle(self, positions: list[Position]) -> None:
         """Settle remembered positions that closed or shrank (from their deals when the books

@@ -36,7 +36,9 @@ from trademaestro.platform.errors import PlatformAuthError, PlatformRejected
 from trademaestro.platform.handler import ExecutorHandler
 from trademaestro.platform.heartbeat import HeartbeatLoop
 from trademaestro.platform.outbox import Outbox
+from trademaestro.platform.pretrade import SupervisorGate
 from trademaestro.platform.realtime import PusherClient
+from trademaestro.platform.supervisor import Supervisor, SupervisorSettings
 from trademaestro.runtime.backtest import RunResult
 from trademaestro.runtime.brokerlink import emulator_gateway
 from trademaestro.runtime.feeds import load_feeds, merge_timeline, parse_data_specs
@@ -114,6 +116,18 @@ async def run_remote(
                 is_permanent=lambda e: isinstance(e, PlatformRejected),
             )
             bus = CommandBus(pstore, ExecutorHandler(host), outbox)
+            wire = config.supervisor
+            supervision = SupervisorSettings.from_wire(
+                {
+                    "mode": wire.mode,
+                    "policyVersion": wire.policy_version,
+                    "timeoutMs": wire.timeout_ms,
+                    "conservativePolicy": wire.conservative_policy,
+                }
+            )
+            if supervision.mode.value != "off":
+                supervisor = Supervisor(client.supervisor_evaluate, pstore, supervision)
+                host.set_entry_review(SupervisorGate(supervisor, asyncio.get_running_loop()))
 
             async def on_event(_name: str, data: dict[str, Any] | str) -> None:
                 await bus.submit(data, "pusher")
