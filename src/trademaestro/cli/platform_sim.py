@@ -116,10 +116,9 @@ def build_config(
         pusher=PusherApp(app_id=pusher_app_id, key=pusher_key, secret=pusher_secret),
         heartbeat_interval_seconds=heartbeat_interval,
         auto_restart_strategies=auto_restart,
-        supervisor=SupervisorPolicy(
-            behaviour=supervisor_policy,  # type: ignore[arg-type]
-            mode=supervisor_mode,
-        ),  # type: ignore[arg-type]
+        supervisor=SupervisorPolicy.from_json(
+            {"behaviour": supervisor_policy, "mode": supervisor_mode}
+        ),
         active_strategies={executor_id: tuple(strategies)} if strategies else {},
         activity_timeout=activity_timeout,
         state_file=str(state_file) if state_file else None,
