@@ -293,3 +293,18 @@ def test_batch_events_and_channel_lists(sim: RunningSimulator) -> None:
     assert record is not None
     assert (record.command, record.parameters) == ("stopStrategy", {"x": 1})
     assert record.wire == {"id": "b-1", "type": "stopStrategy", "payload": {"x": 1}}
+
+
+def test_garbage_frames_do_not_knock_the_socket_over(sim: RunningSimulator) -> None:
+    async def scenario() -> dict[str, object]:
+        ws, _ = await open_socket(sim)
+        for frame in (b"\x00\x01", "not json", json.dumps([1]), json.dumps({"event": 5}),
+                      json.dumps({"event": "pusher:subscribe", "data": "{bad"})):
+            await ws.send(frame)
+        error = await recv_json(ws)
+        await expect_pong_next(ws)
+        await ws.close()
+        return error
+
+    assert asyncio.run(scenario()) == {"event": "pusher:error", "data": {
+        "message": "pusher:subscribe without a channel name", "code": 4009}}

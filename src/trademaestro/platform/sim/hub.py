@@ -88,8 +88,14 @@ class PusherHub:
         pinger = asyncio.create_task(self._keepalive(conn))
         try:
             while True:
-                text = await ws.receive_text()
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
                 conn.last_seen = time.monotonic()
+                text = message.get("text")
+                if text is None:  # a binary frame: Pusher speaks text only
+                    log.warning("socket %s sent a binary frame; ignored", conn.socket_id)
+                    continue
                 await self._on_frame(conn, text)
         except (WebSocketDisconnect, RuntimeError):
             pass
