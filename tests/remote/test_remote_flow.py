@@ -10,6 +10,7 @@ simulator's recorded state (condition variables), never fixed sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -54,6 +55,8 @@ def sim() -> Iterator[RunningSimulator]:
 
 
 def _executor(sim: RunningSimulator, bars: Path, db: Path, secret: str) -> subprocess.Popen[str]:
+    """The executor, its output into ``<db>.log`` (a file, not a pipe: a pipe nobody reads
+    fills up and blocks the executor's logging)."""
     env = dict(
         os.environ,
         TRADEMAESTRO_API_KEY=KEY,
@@ -65,8 +68,12 @@ def _executor(sim: RunningSimulator, bars: Path, db: Path, secret: str) -> subpr
         [sys.executable, "-m", "trademaestro.cli.main", "run", "--platform",
          f"http://127.0.0.1:{sim.port}", "--data", f"XAUUSD={bars}", "--speed", "9000",
          "--start-bar", "400", "--db", str(db), "-v"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=open(_log(db), "w"), stderr=subprocess.STDOUT, text=True, env=env,
     )
+
+
+def _log(db: Path) -> Path:
+    return db.with_name(db.name + ".log")
 
 
 def _push(sim: RunningSimulator, command: str, parameters: dict[str, object], command_id: str,
@@ -146,12 +153,25 @@ def test_remote_control_end_to_end(sim: RunningSimulator, bars_file: Path, tmp_p
         beats = len(state.heartbeats())
         state.wait_for_heartbeats(beats + 2, timeout=30)
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        out = _log(db).read_text()
         assert proc.returncode == 0, out
+    except TimeoutError as exc:
+        proc.send_signal(signal.SIGUSR1)  # every thread's stack into the output
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        proc.kill()
+        proc.wait()
+        out = _log(db).read_text()
+        lines = [ln for ln in out.splitlines() if "safety.calls" not in ln and "live: " not in ln]
+        commands = {c.command_id: c.statuses for c in state.commands()}
+        raise AssertionError(
+            f"{exc}\ncommands: {commands}\nexecutor output:\n" + "\n".join(lines[-150:])
+        ) from None
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
     pause = state.command("c-pause")
     assert pause is not None and pause.statuses[:3] == ["received", "executing", "executed"]
     first = state.command("c-open")
@@ -168,15 +188,17 @@ def test_remote_control_end_to_end(sim: RunningSimulator, bars_file: Path, tmp_p
     assert _result(stopped)["state"] == "stopped"
     # The credentials are in neither the log nor the database.
     assert SECRET not in out
-    for path in tmp_path.iterdir():
+    for path in tmp_path.iterdir():  # the database, its WAL, the risk state, the log
         assert SECRET.encode() not in path.read_bytes(), path
 
 
 def test_a_wrong_secret_stops_the_executor_with_the_reason(
     sim: RunningSimulator, bars_file: Path, tmp_path: Path
 ) -> None:
-    proc = _executor(sim, bars_file, tmp_path / "db.sqlite", "wrong-secret")
-    out, _ = proc.communicate(timeout=120)
+    db = tmp_path / "db.sqlite"
+    proc = _executor(sim, bars_file, db, "wrong-secret")
+    proc.wait(timeout=120)
+    out = _log(db).read_text()
     assert proc.returncode == 2, out
     assert "refused the credentials" in out
     assert "wrong-secret" not in out

@@ -344,8 +344,30 @@ register_ops(app)
 register_live(app)
 
 
+@app.command(
+    "platform-sim",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    },
+)
+def platform_sim(ctx: typer.Context) -> None:
+    """A local simulator of the web platform (executor API, Pusher, supervisor): ``serve``,
+    ``push COMMAND``; ``platform-sim --help`` for details."""
+    from trademaestro.cli.platform_sim import app as sim_app
+
+    sim_app(args=list(ctx.args), prog_name="trademaestro platform-sim")
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. ``kill -USR1 <pid>`` prints every thread's stack to stderr
+    (for an operator looking at a stuck executor)."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     app()
 
 

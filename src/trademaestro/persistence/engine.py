@@ -50,5 +50,15 @@ def make_engine(path: Path) -> Engine:
     return engine
 
 
+def writer(engine: Engine) -> Engine:
+    """``engine`` for write transactions: they BEGIN IMMEDIATE, taking the write lock at once,
+    where the busy timeout applies. A deferred transaction that reads, then writes after another
+    connection committed, fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT in WAL
+    mode: no busy handler is called) — and the executor writes from several threads and
+    processes (store, order journal, command bus)."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
 def _on_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get("sqlite_begin")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")

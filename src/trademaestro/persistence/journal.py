@@ -40,7 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from trademaestro.core.errors import TradeMaestroError
-from trademaestro.persistence.engine import make_engine
+from trademaestro.persistence.engine import make_engine, writer
 from trademaestro.persistence.jsontext import dumps, loads_dict
 from trademaestro.persistence.models import ORDER_ACTIONS, JournalRecord
 
@@ -216,7 +216,7 @@ class OrderJournal:
         statement = sqlite_insert(JournalRecord).values(row).on_conflict_do_nothing(
             index_elements=["scope", "client_id"]
         )
-        with Session(self.engine) as session, session.begin():
+        with Session(writer(self.engine)) as session, session.begin():
             created = session.connection().execute(statement).rowcount == 1
         entry = self.get(client_id)
         assert entry is not None
@@ -301,7 +301,7 @@ class OrderJournal:
             )
             .values(state=target.value, updated_at=self._now(), **values)
         )
-        with Session(self.engine) as session, session.begin():
+        with Session(writer(self.engine)) as session, session.begin():
             changed = session.connection().execute(statement).rowcount
         if changed != 1:
             current = self.get(client_id)

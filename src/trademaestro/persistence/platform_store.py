@@ -34,7 +34,7 @@ from sqlalchemy import CheckConstraint, Engine, Float, Index, Integer, String, T
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from trademaestro.core.errors import TradeMaestroError
-from trademaestro.persistence.engine import make_engine
+from trademaestro.persistence.engine import make_engine, writer
 from trademaestro.persistence.jsontext import to_jsonable
 
 COMMAND_STATUSES = ("received", "executing", "executed", "failed")
@@ -304,7 +304,7 @@ class PlatformStore:
                 f"command_id: found {command_id!r}; allowed: text of 1..200 characters"
             )
         now = self._now()
-        with Session(self.engine) as session, session.begin():
+        with Session(writer(self.engine)) as session, session.begin():
             row = session.scalar(select(CommandRow).where(CommandRow.command_id == command_id))
             created = row is None
             if row is None:
@@ -344,7 +344,7 @@ class PlatformStore:
             .where(CommandRow.command_id == command_id, CommandRow.status.in_(sources))
             .values(status=status, result_json=result_json, updated_at=now)
         )
-        with Session(self.engine) as session, session.begin():
+        with Session(writer(self.engine)) as session, session.begin():
             changed = session.connection().execute(statement).rowcount
             if changed == 1:
                 session.add(self._outbox_row(command_id, status, result_json, now))
@@ -382,7 +382,7 @@ class PlatformStore:
                 f"{command_id}: report status {status!r}; allowed: {', '.join(COMMAND_STATUSES)}"
             )
         result_json = None if result is None else json_text(dict(result))
-        with Session(self.engine) as session, session.begin():
+        with Session(writer(self.engine)) as session, session.begin():
             row = self._outbox_row(command_id, status, result_json, self._now())
             session.add(row)
             session.flush()
@@ -419,7 +419,7 @@ class PlatformStore:
             values["last_error"] = error[:2000]
         if state == "sent":
             values["sent_at"] = self._now()
-        with Session(self.engine) as session, session.begin():
+        with Session(writer(self.engine)) as session, session.begin():
             session.execute(update(OutboxRow).where(OutboxRow.id == report_id).values(**values))
 
     # -- supervisor decisions ---------------------------------------------------------------
@@ -458,7 +458,7 @@ class PlatformStore:
             reason=reason, mode=mode, policy_version=policy_version[:64],
             latency_ms=float(latency_ms), source=source, ttl_ms=ttl_ms, error=error,
         )
-        with Session(self.engine) as session, session.begin():
+        with Session(writer(self.engine)) as session, session.begin():
             session.add(row)
             session.flush()
             return row.id

@@ -34,7 +34,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from trademaestro.persistence import validate as v
-from trademaestro.persistence.engine import make_engine
+from trademaestro.persistence.engine import make_engine, writer
 from trademaestro.persistence.errors import StoreError
 from trademaestro.persistence.jsontext import dumps
 from trademaestro.persistence.loaders import (
@@ -115,7 +115,7 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[Session]:
         """One transaction: commit on success, roll back and re-raise on any error."""
-        with Session(self._engine) as session, session.begin():
+        with Session(writer(self._engine)) as session, session.begin():
             yield session
 
     # -- runs -------------------------------------------------------------------------------

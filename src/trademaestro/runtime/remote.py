@@ -100,7 +100,7 @@ async def run_remote(
             config.heartbeat_interval_s,
             config.supervisor.mode,
         )
-        session, clock = await asyncio.to_thread(_open, settings, live, paper)
+        session, clock, poll_seconds = await asyncio.to_thread(_open, settings, live, paper)
         assert session.factory is not None and session.store is not None
         store_path = session.store.path
         refused: list[BaseException] = []
@@ -191,7 +191,7 @@ async def run_remote(
             )
             clock_thread.start()
         try:
-            result = await live_session(session, live.poll_seconds, stop, services=services)
+            result = await live_session(session, poll_seconds, stop, services=services)
         finally:
             clock_stop.set()
             if clock_thread is not None:
@@ -201,13 +201,16 @@ async def run_remote(
         return result
 
 
-def _open(settings: RunSettings, live: LiveSettings, paper: PaperMarket | None) -> tuple[Any, Any]:
+def _open(
+    settings: RunSettings, live: LiveSettings, paper: PaperMarket | None
+) -> tuple[Any, Any, float]:
     """Open the live session (worker thread); for paper, the emulator gateway with the data,
-    moved to ``start_bar``, and the clock function that moves it on."""
+    moved to ``start_bar``, and the clock function that moves it on. Returns (session, clock or
+    None, poll seconds: at most a quarter of a replayed bar, so that no bar is missed)."""
     if settings.db_path is None and settings.record:
         settings = _with_db(settings)
     if paper is None:
-        return open_live_session(settings, live), None
+        return open_live_session(settings, live), None, live.poll_seconds
     from trademaestro.brokers.emulator.clock import drive_clock
 
     if not paper.speed > 0:
@@ -241,7 +244,7 @@ def _open(settings: RunSettings, live: LiveSettings, paper: PaperMarket | None) 
             if not halt.is_set():
                 log.error("market clock stopped: %s", exc)
 
-    return session, clock
+    return session, clock, min(live.poll_seconds, step / paper.speed / 4)
 
 
 def _with_db(settings: RunSettings) -> RunSettings:
