@@ -72,6 +72,7 @@ def test_parity(name: str, shared_data: Path, tmp_path: Path) -> None:
     assert paper.halts == bt.halts
 
 
+@pytest.mark.slow  # about a minute: runs beside the chaos drill in `make test`
 def test_parity_on_the_full_xauusd_m15_data(shared_data: Path, tmp_path: Path) -> None:
     common = {
         "strategy": str(EXAMPLES / "xauusd_m15_ema_cross.json"),
@@ -85,6 +86,7 @@ def test_parity_on_the_full_xauusd_m15_data(shared_data: Path, tmp_path: Path) -
     assert paper.report["stats"] == bt.report["stats"]
 
 
+@pytest.mark.slow  # beside the chaos drill in `make test`
 def test_parity_through_the_gateway_process(shared_data: Path, tmp_path: Path) -> None:
     """``run``'s default: the emulator lives in a gateway child process, every broker call and the
     replay cross the pipe, and the act stage calls the broker from a worker thread."""
