@@ -22,8 +22,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -q -n 2 -m "not slow"
-	$(BIN)/pytest -q -n 2 -m slow
+	$(BIN)/pytest -q -n 2 --dist worksteal -m "not slow"
+	$(BIN)/pytest -q -n 2 --dist worksteal -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backtest_speed.py
