@@ -29,6 +29,7 @@ from trademaestro.platform.handler import manual_client_id
 from trademaestro.platform.sim.config import ExecutorCredentials, SimulatorConfig
 from trademaestro.platform.sim.records import CommandRecord
 from trademaestro.platform.sim.runner import RunningSimulator, run_simulator
+from trademaestro.platform.spool import spool_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 STRATEGY = ROOT / "examples" / "strategies" / "xauusd_m15_ema_cross.json"
@@ -146,6 +147,14 @@ def test_remote_control_end_to_end(sim: RunningSimulator, bars_file: Path, tmp_p
         _push(sim, "OPEN_POSITION", {"symbol": "XAUUSD", "side": "buy", "volume": -1},
               "c-bad", deliver="pusher")
         bad = state.wait_for_status("c-bad", "failed", timeout=60)
+        # From the command line, through the spool, into the same bus.
+        cli = subprocess.run(
+            [sys.executable, "-m", "trademaestro.cli.main", "command", "close_all",
+             "--param", "symbol=XAUUSD", "--db", str(db), "--command-id", "cli-1", "--wait", "60"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert json.loads(cli.stdout.splitlines()[-1])["status"] == "executed"
         _push(sim, "STOP_STRATEGY", {"strategyId": document["strategyId"],
                                      "closePositions": True}, "c-stop", deliver="pusher")
         stopped = state.wait_for_status("c-stop", "executed", timeout=60)
@@ -188,8 +197,10 @@ def test_remote_control_end_to_end(sim: RunningSimulator, bars_file: Path, tmp_p
     assert _result(stopped)["state"] == "stopped"
     # The credentials are in neither the log nor the database.
     assert SECRET not in out
-    for path in tmp_path.iterdir():  # the database, its WAL, the risk state, the log
-        assert SECRET.encode() not in path.read_bytes(), path
+    for path in tmp_path.rglob("*"):  # the database, its WAL, the risk state, the log, the spool
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert list(spool_dir(db).glob("*.json")) == []  # the CLI command was carried out
 
 
 def test_a_wrong_secret_stops_the_executor_with_the_reason(

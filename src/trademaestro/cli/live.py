@@ -10,7 +10,75 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``live`` command to the CLI."""
+    """Add the ``live`` and ``command`` commands to the CLI."""
+
+    @app.command("command")
+    def command(
+        kind: Annotated[str, typer.Argument(help="START_STRATEGY, CLOSE_ALL, ... (any spelling).")],
+        file: Annotated[
+            Path | None, typer.Option("--file", help="JSON parameters (e.g. a strategy).")
+        ] = None,
+        param: Annotated[
+            list[str] | None,
+            typer.Option("--param", help="key=value (value as JSON if it parses)."),
+        ] = None,
+        db: Annotated[Path | None, typer.Option(help="The executor's database.")] = None,
+        command_id: Annotated[str | None, typer.Option("--command-id")] = None,
+        wait: Annotated[
+            float, typer.Option(help="Wait up to this many seconds for the final status.")
+        ] = 0.0,
+    ) -> None:
+        """Send a command to the executor running under --platform on this machine (the same
+        bus as the platform's commands: executed at most once per command id)."""
+        import json
+        import time
+
+        from trademaestro.persistence.platform_store import PlatformStore
+        from trademaestro.persistence.store import Store
+        from trademaestro.platform.commands import CommandError
+        from trademaestro.platform.spool import FINAL, CommandSpool, spool_dir
+
+        parameters: dict[str, object] = {}
+        if file is not None:
+            try:
+                parameters = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                typer.echo(f"error: {file}: {exc}", err=True)
+                raise typer.Exit(2) from None
+        for item in param or []:
+            key, sep, text = item.partition("=")
+            if not sep or not key:
+                typer.echo(f"error: --param {item!r}: allowed: key=value", err=True)
+                raise typer.Exit(2)
+            try:
+                parameters[key] = json.loads(text)
+            except ValueError:
+                parameters[key] = text
+        raw: dict[str, object] = {"command": kind, "parameters": parameters}
+        if command_id:
+            raw["commandId"] = command_id
+        path = db or Store.default_path()
+        try:
+            cid = CommandSpool(spool_dir(path)).put(raw)
+        except CommandError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(cid)
+        if wait <= 0:
+            return
+        deadline = time.monotonic() + wait
+        store = PlatformStore(path)
+        try:
+            while time.monotonic() < deadline:
+                record = store.get(cid)
+                if record is not None and record.status in FINAL:
+                    typer.echo(json.dumps({"status": record.status, "result": record.result}))
+                    raise typer.Exit(0 if record.status == "executed" else 1)
+                time.sleep(0.2)
+        finally:
+            store.close()
+        typer.echo(f"no final status within {wait} s (is the executor running?)", err=True)
+        raise typer.Exit(1)
 
     @app.command()
     def live(

@@ -9,7 +9,8 @@ strategy runs until a command starts it — or, when the platform's config says
 ``autoRestartStrategies``, those of its active strategies marked ``shouldAutoRestart``.
 
 Then, beside the live pipeline: the command bus (one queue, every command id executed at most
-once across Pusher, heartbeat and restarts, lifecycle reported through an ordered outbox), the
+once across Pusher, heartbeat, the command line (``trademaestro command``, through a spool
+directory beside the database) and restarts, lifecycle reported through an ordered outbox), the
 Pusher client (``command-received`` on ``private-executor-{id}``), and the heartbeat (status,
 account, active strategies, health → ``pendingCommands``, the fallback delivery path).
 
@@ -20,6 +21,7 @@ cannot fix them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from trademaestro.platform.heartbeat import HeartbeatLoop
 from trademaestro.platform.outbox import Outbox
 from trademaestro.platform.pretrade import SupervisorGate
 from trademaestro.platform.realtime import PusherClient
+from trademaestro.platform.spool import FINAL, CommandSpool, spool_dir
 from trademaestro.platform.supervisor import Supervisor, SupervisorSettings
 from trademaestro.runtime.backtest import RunResult
 from trademaestro.runtime.brokerlink import emulator_gateway
@@ -170,6 +173,27 @@ async def run_remote(
                         except Exception as exc:
                             log.error("auto-restart of %s refused: %s", item.get("strategyId"), exc)
 
+            spool = CommandSpool(spool_dir(store_path))
+            submitted: set[str] = set()
+
+            async def spool_loop() -> None:
+                """Commands from ``trademaestro command`` (source ``cli``), every half second."""
+                while not stop.is_set():
+                    for path, raw in await asyncio.to_thread(spool.pending):
+                        cid = path.stem
+                        record = (
+                            pstore.get(str(raw.get("commandId", cid)))
+                            if isinstance(raw, dict)
+                            else None
+                        )
+                        if record is not None and record.status in FINAL:
+                            await asyncio.to_thread(path.unlink, True)
+                        elif cid not in submitted:
+                            submitted.add(cid)
+                            await bus.submit(raw, "cli")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.5)
+
             async def close_store() -> None:
                 await stop.wait()
                 pstore.close()
@@ -180,6 +204,7 @@ async def run_remote(
                 guarded("pusher", pusher.run(stop)),
                 guarded("heartbeat", heartbeat.run(stop)),
                 auto_restart(),
+                spool_loop(),
                 close_store(),
             ]
 
