@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,8 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from trademaestro.cli.live import register as register_live
 from trademaestro.cli.ops import register as register_ops
 from trademaestro.core.errors import TradeMaestroError
-from trademaestro.runtime.backtest import RunResult
 from trademaestro.runtime.settings import RunSettings
+
+if TYPE_CHECKING:  # the runtime is imported by the commands that run it: a gateway child
+    # process (spawned: it imports this module again) then starts in a fraction of the time
+    from trademaestro.runtime.backtest import RunResult
 
 app = typer.Typer(
     add_completion=False,
