@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time as _time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -51,7 +50,13 @@ from trademaestro.runtime.replayer import AfterBar
 from trademaestro.runtime.restarts import recovery_info
 from trademaestro.runtime.session import Session, Slot
 from trademaestro.runtime.signals import StreamingSignals
-from trademaestro.runtime.stages import LatencyFn, StagePolicy, start_stages, stop_stages
+from trademaestro.runtime.stages import (
+    LatencyFn,
+    StagePolicy,
+    start_stages,
+    stop_on_signals,
+    stop_stages,
+)
 from trademaestro.runtime.watchdog import StageTask, Watchdog
 
 log = logging.getLogger("trademaestro.live")
@@ -291,12 +296,7 @@ async def live_session(
     A service that raises stops the executor (its error propagates after everything is
     finished and recorded)."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-            installed.append(signum)
+    undo_signals = stop_on_signals(stop)
     feed = LiveBarFeed(
         session.adapter,
         {
@@ -352,8 +352,7 @@ async def live_session(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+        undo_signals()
     return result_of(session, ending.reports, feed.bars_seen, ending.status, pipeline.tracker.halts)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time as _time
 
 from trademaestro.runtime.backtest import RunResult, result_of
@@ -23,7 +22,7 @@ from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
 from trademaestro.runtime.signals import StreamingSignals
-from trademaestro.runtime.stages import pace
+from trademaestro.runtime.stages import pace, stop_on_signals
 from trademaestro.runtime.ticks import TickStepper
 from trademaestro.runtime.watchdog import Watchdog
 
@@ -42,18 +41,12 @@ async def paper_session(
 ) -> RunResult:
     """Run an opened session under the asyncio runtime and finish it."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop.set)
-            installed.append(signum)
+    undo_signals = stop_on_signals(stop)
     if session.tick_symbol is not None:
         try:
             return await _tick_paper(session, speed, progress, stop)
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+            undo_signals()
     replayer = Replayer(session)
     for slot in session.slots:
         slot.instance.signals = StreamingSignals(
@@ -94,8 +87,7 @@ async def paper_session(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+        undo_signals()
     return result_of(session, ending.reports, len(replayer), ending.status, replayer.tracker.halts)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time as _time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -170,3 +171,20 @@ async def stop_stages(stages: list[StageTask]) -> None:
             stage.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await stage.task
+
+
+def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGINT and SIGTERM set ``stop`` (where the running loop supports signal handlers: not
+    off the main thread, not on Windows); returns the function that removes the handlers."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+
+    def undo() -> None:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+    return undo
