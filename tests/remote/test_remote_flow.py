@@ -143,6 +143,16 @@ def test_remote_control_end_to_end(sim: RunningSimulator, bars_file: Path, tmp_p
         httpx.post(f"http://127.0.0.1:{sim.port}/sim/ws/faults", json={"dropNext": 1}, timeout=10)
         _push(sim, "RESUME_STRATEGY", {"strategyId": document["strategyId"]}, "c-resume")
         resumed = state.wait_for_status("c-resume", "executed", timeout=60)
+        # New rules in place (same magic number and symbol: its positions keep their owner).
+        updated_doc = json.loads(json.dumps(document))
+        updated_doc["strategyName"] = "updated in place"
+        _push(sim, "update-strategy", updated_doc, "c-update", deliver="pusher")
+        updated = state.wait_for_status("c-update", "executed", timeout=60)
+        assert _result(updated)["state"] == "running"
+        stranger = dict(updated_doc, strategyId="not-running-here")
+        _push(sim, "UPDATE_STRATEGY", stranger, "c-update-2", deliver="pusher")
+        refused = state.wait_for_status("c-update-2", "failed", timeout=60)
+        assert "not running here" in _result(refused)["error"]
         # An invalid command fails with the JSON path; nothing is sent.
         _push(sim, "OPEN_POSITION", {"symbol": "XAUUSD", "side": "buy", "volume": -1},
               "c-bad", deliver="pusher")
