@@ -84,3 +84,33 @@ def test_bars_out_of_order_are_refused(xau: np.ndarray) -> None:
     feed = LiveBarFeed(_Shuffled(xau[:3]), {("XAUUSD", M15): int(xau["time"][0]) - 10_000})  # type: ignore[arg-type]
     with pytest.raises(DataError, match="out of order"):
         feed.poll()
+
+
+class _Moving:
+    """The terminal moves on by ``jump`` bars just before the gap is fetched (a fast market and
+    a slow poll: more bars close between the feed's two calls)."""
+
+    def __init__(self, emu: MT5Emulator, adapter: MT5Adapter, at: int, jump: int) -> None:
+        self.emu, self.adapter, self.at, self.jump = emu, adapter, at, jump
+        self.calls = 0
+
+    def closed_bars(self, symbol: str, timeframe: Timeframe, count: int) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 2:
+            for j in range(self.at + 1, self.at + 1 + self.jump):
+                _step(self.emu, j)
+        return self.adapter.closed_bars(symbol, timeframe, count)
+
+
+def test_bars_closing_while_the_gap_is_fetched_are_not_lost(
+    terminal: tuple[MT5Emulator, MT5Adapter], xau: np.ndarray
+) -> None:
+    emu, adapter = terminal
+    emu.replay.open_bar("XAUUSD", 300)
+    for j in range(301, 306):  # bars 300..304 closed, unseen
+        _step(emu, j)
+    moving = _Moving(emu, adapter, at=305, jump=4)  # 305..308 close before the second call
+    feed = LiveBarFeed(moving, {("XAUUSD", M15): int(xau["time"][299])})  # type: ignore[arg-type]
+    (found,) = feed.poll()
+    assert found.bars["time"].tolist() == xau["time"][300:309].tolist()
+    assert found.missed == 8

@@ -89,13 +89,15 @@ class LiveBarFeed:
         recent = self.broker.closed_bars(symbol, timeframe, 2)
         if len(recent) == 0 or int(recent["time"][-1]) <= last:
             return None
-        if int(recent["time"][0]) > last:
+        count = 2
+        while int(recent["time"][0]) > last and len(recent) >= count < self.max_catch_up:
             # More than two bars closed since the last poll: fetch the gap in one call (the
-            # estimate counts calendar bars, so weekends only make it generous).
-            count = min(
-                self.max_catch_up, (int(recent["time"][-1]) - last) // timeframe.seconds + 2
-            )
-            recent = self.broker.closed_bars(symbol, timeframe, max(count, 2))
+            # estimate counts calendar bars, so weekends only make it generous). More bars may
+            # close between two calls: the window is widened until it reaches back to ``last``
+            # (or the terminal's history, or ``max_catch_up``, ends).
+            estimate = (int(recent["time"][-1]) - last) // timeframe.seconds + 2
+            count = min(self.max_catch_up, max(estimate, 2 * count))
+            recent = self.broker.closed_bars(symbol, timeframe, count)
         times = recent["time"]
         if len(times) > 1 and bool(np.any(np.diff(times) <= 0)):
             raise DataError(
