@@ -115,7 +115,7 @@ def decide_exits(plan: TradePlan, bar: BarInput) -> tuple[list[Intent], list[Pos
         return intents, []
     if bar.exit_rule:
         for pos in bar.positions:
-            intents.append(_close(plan, bar.time, pos, "rule", len(intents)))
+            intents.append(close_intent(plan, bar.time, pos, "rule", len(intents)))
         return intents, []
     if not plan.close_on_opposite:
         return intents, list(bar.positions)
@@ -123,7 +123,7 @@ def decide_exits(plan: TradePlan, bar: BarInput) -> tuple[list[Intent], list[Pos
     for pos in bar.positions:
         opposite: Side = "sell" if pos.side == "buy" else "buy"
         if bar.entry.get(opposite, False):
-            intents.append(_close(plan, bar.time, pos, "signal", len(intents)))
+            intents.append(close_intent(plan, bar.time, pos, "signal", len(intents)))
         else:
             keep.append(pos)
     return intents, keep
@@ -191,7 +191,10 @@ def decide(plan: TradePlan, bar: BarInput, gate: EntryGate = OPEN_GATE) -> Decis
     return Decision((*closes, *entries.intents), entries.notes)
 
 
-def _close(plan: TradePlan, time: int, pos: Position, reason: CloseReason, n: int) -> CloseIntent:
+def close_intent(
+    plan: TradePlan, time: int, pos: Position, reason: CloseReason, n: int, kind: str = "c"
+) -> CloseIntent:
+    """The intent closing all of ``pos`` for ``reason``; client id ``<tag>.<time>.<kind><n>``."""
     return CloseIntent(
         strategy_id=plan.strategy_id,
         symbol=plan.symbol,
@@ -199,6 +202,6 @@ def _close(plan: TradePlan, time: int, pos: Position, reason: CloseReason, n: in
         side=pos.side,
         volume=pos.volume,
         magic=plan.magic,
-        client_id=client_id(plan, time, "c", n),
+        client_id=client_id(plan, time, kind, n),
         reason=reason,
     )

@@ -35,6 +35,7 @@ from trademaestro.platform.commands import (
     StrategyRef,
 )
 from trademaestro.runtime.host import StrategyHost
+from trademaestro.runtime.instance import send_intent
 from trademaestro.runtime.planning import magic_of
 
 log = logging.getLogger("trademaestro.platform.handler")
@@ -102,19 +103,8 @@ class ExecutorHandler:
     # -- manual orders (worker thread) --------------------------------------------------------
     def _send(self, intent: Intent) -> OrderOutcome:
         session = self.host.session
-        if session.safety is not None:
-            executor = session.safety.executor
-            if isinstance(intent, OpenIntent):
-                return executor.open(intent)
-            if isinstance(intent, CloseIntent):
-                return executor.close(intent)
-            return executor.modify(intent)
-        adapter = session.adapter
-        if isinstance(intent, OpenIntent):
-            return adapter.open_market(intent)
-        if isinstance(intent, CloseIntent):
-            return adapter.close_position(intent)
-        return adapter.modify_sltp(intent)
+        orders = session.safety.executor if session.safety is not None else None
+        return send_intent(intent, orders, session.adapter)
 
     def _result(self, outcome: OrderOutcome, what: str) -> dict[str, Any]:
         result: dict[str, Any] = {

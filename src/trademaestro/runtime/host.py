@@ -200,17 +200,8 @@ class StrategyHost:
     def _close_positions(self, hosted: Hosted) -> list[int]:
         tickets: list[int] = []
         for slot in hosted.slots:
-            plan = slot.instance.plan
-            before = [
-                p.ticket
-                for p in slot.instance.adapter.positions(symbol=plan.symbol, magic=plan.magic)
-            ]
-            slot.instance.close_all("manual", slot.instance.adapter.quote(plan.symbol).time)
-            left = {
-                p.ticket
-                for p in slot.instance.adapter.positions(symbol=plan.symbol, magic=plan.magic)
-            }
-            tickets.extend(t for t in before if t not in left)
+            quote = slot.instance.adapter.quote(slot.symbol)
+            tickets.extend(slot.instance.close_all("manual", quote.time))
         return tickets
 
     def _finish_runs(self, hosted: Hosted) -> None:

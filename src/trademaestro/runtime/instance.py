@@ -22,20 +22,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from trademaestro.brokers.port import BrokerPort, Position, Quote
+from trademaestro.brokers.port import BrokerPort, OrderOutcome, Position, Quote
 from trademaestro.execution.decide import (
     OPEN_GATE,
     BarInput,
     EntryGate,
-    client_id,
+    close_intent,
     decide_entries,
     decide_exits,
 )
-from trademaestro.execution.intents import CloseIntent, Intent, OpenIntent, Side
+from trademaestro.execution.intents import CloseIntent, CloseReason, Intent, OpenIntent, Side
 from trademaestro.execution.management import PositionMemo, manage
 from trademaestro.execution.management_rules import ManagementRules
 from trademaestro.execution.plan import TradePlan
@@ -394,17 +394,7 @@ class StrategyInstance:
         store: BarStore | None = None,
     ) -> bool:
         """Send one intent, record it; returns True when the broker accepted it."""
-        sender: Any = self.orders if self.orders is not None else self.adapter
-        if isinstance(intent, OpenIntent):
-            outcome = sender.open(intent) if self.orders is not None else sender.open_market(intent)
-        elif isinstance(intent, CloseIntent):
-            outcome = (
-                sender.close(intent) if self.orders is not None else sender.close_position(intent)
-            )
-        else:
-            outcome = (
-                sender.modify(intent) if self.orders is not None else sender.modify_sltp(intent)
-            )
+        outcome = send_intent(intent, self.orders, self.adapter)
         self.orders_sent += 1
         self.recorder.order(intent, outcome, quote.time)
         if outcome.ok:
@@ -447,22 +437,32 @@ class StrategyInstance:
         self.books.opened(memo)
         self.maybe_open = True
 
-    def close_all(self, reason: str, time: int) -> None:
-        """Close every open position of the instance (end of data, emergency stop, stop)."""
+    def close_all(self, reason: str, time: int) -> list[int]:
+        """Close every open position of the instance (end of data, emergency stop, stop);
+        returns the tickets the broker closed."""
         plan = self.plan
         quote = self.adapter.quote(plan.symbol)
         kind = {"end": "e", "risk": "r"}.get(reason, "x")
-        for n, pos in enumerate(self.adapter.positions(symbol=plan.symbol, magic=plan.magic)):
-            self.execute(
-                CloseIntent(
-                    strategy_id=plan.strategy_id,
-                    symbol=plan.symbol,
-                    ticket=pos.ticket,
-                    side=pos.side,
-                    volume=pos.volume,
-                    magic=plan.magic,
-                    client_id=client_id(plan, time, kind, n),
-                    reason="end" if reason == "end" else "risk" if reason == "risk" else "manual",
-                ),
-                quote,
-            )
+        why: CloseReason = "end" if reason == "end" else "risk" if reason == "risk" else "manual"
+        positions = self.adapter.positions(symbol=plan.symbol, magic=plan.magic)
+        return [
+            pos.ticket
+            for n, pos in enumerate(positions)
+            if self.execute(close_intent(plan, time, pos, why, n, kind), quote)
+        ]
+
+
+def send_intent(intent: Intent, orders: Any, broker: BrokerPort) -> OrderOutcome:
+    """Send one intent through the exactly-once executor ``orders`` (paper/live) or, when it is
+    None, straight to ``broker`` (backtests)."""
+    if orders is not None:
+        if isinstance(intent, OpenIntent):
+            return cast(OrderOutcome, orders.open(intent))
+        if isinstance(intent, CloseIntent):
+            return cast(OrderOutcome, orders.close(intent))
+        return cast(OrderOutcome, orders.modify(intent))
+    if isinstance(intent, OpenIntent):
+        return broker.open_market(intent)
+    if isinstance(intent, CloseIntent):
+        return broker.close_position(intent)
+    return broker.modify_sltp(intent)

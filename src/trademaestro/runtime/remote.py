@@ -119,15 +119,7 @@ async def run_remote(
                 is_permanent=lambda e: isinstance(e, PlatformRejected),
             )
             bus = CommandBus(pstore, ExecutorHandler(host), outbox)
-            wire = config.supervisor
-            supervision = SupervisorSettings.from_wire(
-                {
-                    "mode": wire.mode,
-                    "policyVersion": wire.policy_version,
-                    "timeoutMs": wire.timeout_ms,
-                    "conservativePolicy": wire.conservative_policy,
-                }
-            )
+            supervision = SupervisorSettings.from_wire(config.supervisor.model_dump(by_alias=True))
             if supervision.mode.value != "off":
                 supervisor = Supervisor(client.supervisor_evaluate, pstore, supervision)
                 host.set_entry_review(SupervisorGate(supervisor, asyncio.get_running_loop()))
