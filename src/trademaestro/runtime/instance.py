@@ -1,20 +1,25 @@
 """One strategy on one symbol: signals -> decision core -> broker, shared by every driver.
 
-Both the backtest loop and the paper/live runtime call :meth:`StrategyInstance.on_bar` at each
-closed bar while the broker's quote is the first tick after that bar; that shared path is what
-makes ``backtest`` and ``run --speed 0`` trade identically.
+Both the backtest loop and the paper/live runtime act at each closed bar while the broker's
+quote is the first tick after that bar, through the same phases; that shared path is what makes
+``backtest`` and ``run --speed 0`` trade identically.
 
-At a closed bar, in order:
-1. the instance's positions are read from the broker; positions that closed or shrank since the
-   last look (SL, TP, stop-out, partial closes) are settled from their deals;
-2. the daily-loss guard is updated (realized today + floating);
-3. exit conditions / opposite signals close positions (:func:`decide_exits`);
-4. the position manager handles the rest (time exits, targets, partial take-profits, break-even,
-   trailing) unless the account is halted;
-5. entry signals pass the gate — risk state, then the filter chain (session, spread,
-   volatility, correlation, news, cooldown), then the volatility and Kelly sizing inputs — and
-   are sized and sent (:func:`decide_entries`).
-Every decision against a trade is logged with its reason.
+At a closed bar, in order (:class:`~trademaestro.runtime.barwork.BarWork` carries the state):
+1. **manage** — the instance's positions are read from the broker; positions that closed or
+   shrank since the last look (SL, TP, stop-out, partial closes) are settled from their deals;
+   the daily-loss guard is updated (realized today + floating); exit conditions / opposite
+   signals close positions (:func:`decide_exits`) and the position manager handles the rest
+   (time exits, targets, partial take-profits, break-even, trailing) unless the account is
+   halted — decided, not yet sent;
+2. **execute** — those intents are sent in order (an accepted close frees its slot and starts
+   the cooldown);
+3. **gate** — entry signals pass the risk state, the entry blockers, the filter chain (session,
+   spread, volatility, correlation, news, cooldown), the volatility and Kelly sizing inputs, are
+   sized (:func:`decide_entries`) and get the last look (:attr:`StrategyInstance.entry_review`);
+4. **execute** — the approved entries are sent.
+The paper/live pipelines run each phase in its own stage (:mod:`.actstages`); backtests run
+them in a row (:meth:`StrategyInstance.on_bar`). Every decision against a trade is logged with
+its reason.
 """
 
 from __future__ import annotations
@@ -48,29 +53,13 @@ from trademaestro.risk.limits import RiskLimits
 from trademaestro.risk.volatility import rule_multiplier
 from trademaestro.runtime.accounting import Books
 from trademaestro.runtime.barstore import BarStore
+from trademaestro.runtime.barwork import BarWork
 from trademaestro.runtime.recording import Recorder
 from trademaestro.runtime.review import EntryReview, ReviewFn
 from trademaestro.runtime.signals import SignalSource, StreamingSignals
 from trademaestro.strategy.rules import Condition
 
 log = logging.getLogger("trademaestro.instance")
-
-
-def needed_keys(
-    plan: TradePlan,
-    management: ManagementRules,
-    filters: FilterChain,
-    stop_atr: SeriesKey | None,
-) -> set[SeriesKey]:
-    """The series an instance needs besides its rules' (ATRs of stops, filters, manager, sizing)."""
-    keys = {SeriesKey("atr", (p,)) for p in filters.atr_periods()}
-    if stop_atr is not None:
-        keys.add(stop_atr)
-    if management.active:
-        keys.add(SeriesKey("atr", (management.atr_period,)))
-    if plan.sizing.atr_multiplier is not None:
-        keys.add(SeriesKey("atr", (plan.sizing.atr_period,)))
-    return keys
 
 
 class StrategyInstance:
@@ -191,17 +180,40 @@ class StrategyInstance:
         self._act(b, signals.entry_at(b), signals.exit_at(b), scratch)
 
     def _act(self, i: int, entry: dict[Side, bool], exit_rule: bool, store: BarStore) -> None:
+        """The bar's phases in order, synchronously (backtests, intrabar, :meth:`act`)."""
+        work = self.begin(i, entry, exit_rule, store)
+        if work is None or not self.manage_phase(work):
+            return
+        if work.intents:
+            self.execute_phase(work)
+        if work.wants_entry:
+            self.gate_phase(work)
+            if work.intents:
+                self.execute_phase(work)
+
+    # -- the phases (the pipeline runs each in its own stage) ----------------------------------
+    def begin(
+        self, i: int, entry: dict[Side, bool], exit_rule: bool, store: BarStore | None = None
+    ) -> BarWork | None:
+        """The bar's work, or None when there is nothing to do at bar ``i`` (no exit or entry
+        signal, and no position to manage). No broker call."""
         wants_entry = entry.get("buy", False) or entry.get("sell", False)
         if not (exit_rule or wants_entry or (self.maybe_open and self.every_bar)):
-            return
+            return None
+        return BarWork(i, entry, exit_rule, store or self.store, wants_entry)
+
+    def manage_phase(self, work: BarWork) -> bool:
+        """Read the broker (positions, quote, account, symbol), settle closed positions, update
+        the daily-loss guard, and decide the exits and the position manager's intents (into
+        ``work.intents``, not sent). False when the bar needs nothing more."""
         plan = self.plan
         adapter = self.adapter
         positions = adapter.positions(symbol=plan.symbol, magic=plan.magic)
         if self.books.volumes:
             self._settle(positions)
         self.maybe_open = bool(positions)
-        if not positions and not wants_entry:
-            return
+        if not positions and not work.wants_entry:
+            return False
         quote = adapter.quote(plan.symbol)
         account = adapter.account()
         spec = adapter.symbol_spec(plan.symbol)
@@ -214,52 +226,80 @@ class StrategyInstance:
                 self.key, quote.time, self.books.realized(quote.time), floating
             ):
                 log.warning("%s: %s", plan.strategy_id, event.reason)
+        store, i = work.store, work.i
         stop_atr = store.value(self.stop_atr, i) if self.stop_atr is not None else math.nan
         bar = BarInput(
             time=quote.time,
             bid=quote.bid,
             ask=quote.ask,
-            entry=entry,
-            exit_rule=exit_rule,
+            entry=work.entry,
+            exit_rule=work.exit_rule,
             atr=stop_atr,
             positions=positions,
             equity=account.equity,
             spec=spec,
         )
+        work.quote, work.bar = quote, bar
         closes, remaining = decide_exits(plan, bar)
-        for intent in closes:
-            self.execute(intent, quote)
-        open_count = len(remaining)
+        work.intents = closes
+        work.frees = [False] * len(closes)
+        work.open_count = len(remaining)
         if remaining and self.management.active and self.risk.can_manage(self.key):
-            open_count -= self._manage(i, remaining, quote, store)
+            self._manage(work, remaining)
         bar_time = store.times[i]
-        if wants_entry and bar_time == self._entered_bar:
+        if work.wants_entry and bar_time == self._entered_bar:
             log.info("%s %s: already entered on this bar", plan.strategy_id, plan.symbol)
-            wants_entry = False
-        if wants_entry:
-            gate = (
-                self._gate(i, entry, quote, bar, store)
-                if open_count < plan.max_positions
-                else OPEN_GATE
-            )
-            decision = decide_entries(plan, bar, open_count, gate)
-            for note in decision.notes:
-                log.info("%s %s: %s", plan.strategy_id, plan.symbol, note)
-            for intent in decision.intents:
-                if self.entry_review is not None and isinstance(intent, OpenIntent):
-                    why = self.entry_review(self._review(intent, quote, bar, store, i))
-                    if why:
-                        log.warning("%s %s: entry not sent: %s", plan.strategy_id, plan.symbol, why)
-                        continue
-                if self.execute(intent, quote, i, store):
-                    self._entered_bar = bar_time
+            work.wants_entry = False
+        return bool(work.intents) or work.wants_entry
 
-    def _manage(self, i: int, positions: list[Position], quote: Quote, store: BarStore) -> int:
-        """Run the position manager; returns how many positions it closed entirely."""
-        bar = store.closed_bar(i)
-        atr = store.value(self._mgmt_atr, i)
+    def gate_phase(self, work: BarWork) -> None:
+        """The entry gate (risk state, blockers, filters, sizing inputs), the decision core's
+        entries, and the last look (:attr:`entry_review`); the approved entries go into
+        ``work.intents`` (not sent)."""
+        plan = self.plan
+        quote, bar = work.quote, work.bar
+        assert quote is not None and bar is not None, "manage_phase reads the broker first"
+        gate = (
+            self._gate(work.i, work.entry, quote, bar, work.store)
+            if work.open_count < plan.max_positions
+            else OPEN_GATE
+        )
+        decision = decide_entries(plan, bar, work.open_count, gate)
+        for note in decision.notes:
+            log.info("%s %s: %s", plan.strategy_id, plan.symbol, note)
+        approved: list[Intent] = []
+        for intent in decision.intents:
+            if self.entry_review is not None and isinstance(intent, OpenIntent):
+                why = self.entry_review(self._review(intent, quote, bar, work.store, work.i))
+                if why:
+                    log.warning("%s %s: entry not sent: %s", plan.strategy_id, plan.symbol, why)
+                    continue
+            approved.append(intent)
+        work.intents, work.frees, work.entering = approved, [False] * len(approved), True
+
+    def execute_phase(self, work: BarWork) -> None:
+        """Send ``work.intents`` in order through the order path and record them; an accepted
+        management close frees its ``maxPositions`` slot, an accepted entry marks the bar as
+        entered. ``work.intents`` is empty afterwards."""
+        quote = work.quote
+        assert quote is not None, "manage_phase reads the broker first"
+        intents, frees = work.intents, work.frees
+        work.intents, work.frees = [], []
+        for intent, frees_slot in zip(intents, frees, strict=True):
+            if work.entering:
+                if self.execute(intent, quote, work.i, work.store):
+                    self._entered_bar = work.store.times[work.i]
+            elif self.execute(intent, quote) and frees_slot:
+                work.open_count -= 1
+
+    def _manage(self, work: BarWork, positions: list[Position]) -> None:
+        """Run the position manager: its intents join ``work.intents`` (a close of a whole
+        position frees a slot once accepted)."""
+        quote = work.quote
+        assert quote is not None
+        bar = work.store.closed_bar(work.i)
+        atr = work.store.value(self._mgmt_atr, work.i)
         spec = self.adapter.symbol_spec(self.plan.symbol)
-        closed = 0
         for pos in positions:
             memo = self.books.memos.get(pos.ticket)
             if memo is None:
@@ -281,10 +321,10 @@ class StrategyInstance:
             for note in decision.notes:
                 log.info("%s %s #%d: %s", self.plan.strategy_id, pos.symbol, pos.ticket, note)
             for intent in decision.intents:
-                ok = self.execute(intent, quote)
-                if ok and isinstance(intent, CloseIntent) and intent.volume >= pos.volume - 1e-9:
-                    closed += 1
-        return closed
+                work.intents.append(intent)
+                work.frees.append(
+                    isinstance(intent, CloseIntent) and intent.volume >= pos.volume - 1e-9
+                )
 
     def _gate(
         self, i: int, entry: dict[Side, bool], quote: Quote, bar: BarInput, store: BarStore

@@ -8,8 +8,9 @@ Stages (asyncio tasks joined by never-dropping bounded queues, each with the err
   a full queue blocks the feed (back-pressure: the terminal is polled less, nothing is dropped).
 * **evaluate** — appends the bars to each instance's bar store and evaluates its rules on the
   newest one (bars caught up after missed polls extend the series but are not traded on).
-* **act** — gates, executes and manages through the exactly-once order path; after each poll's
-  bars, the equity sample, the risk state and the emergency exit (:class:`AfterBar`).
+* **manage**, **gate**, **execute** — the bar's phases through the exactly-once order path, one
+  unit in flight per account (:mod:`trademaestro.runtime.actstages`); after each poll's units,
+  in its turn, the equity sample, the risk state and the emergency exit (:class:`AfterBar`).
 
 Broker calls run in worker threads (the gateway waits on its pipe with the GIL released), so the
 event loop, the monitor and the watchdog stay responsive however long the terminal takes.
@@ -28,13 +29,12 @@ import contextlib
 import logging
 import time as _time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
-from trademaestro.core.chaos import checkpoint
 from trademaestro.core.timeframes import Timeframe
-from trademaestro.execution.intents import Side
+from trademaestro.runtime.actstages import DEADLINES, STAGES, ActStages, AfterHook, BarSignals
 from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import BrokerAccount, EquityTracker, finishing
 from trademaestro.runtime.livefeed import LiveBarFeed, NewBars
@@ -65,20 +65,6 @@ BarHook = Callable[[str, Timeframe, int], None]
 """``on_bar(symbol, timeframe, bar open time)``: a closed bar was evaluated and acted on."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Act:
-    slot: Slot
-    i: int
-    entry: dict[Side, bool]
-    exit_rule: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _After:
-    time: int
-    bars: tuple[tuple[str, Timeframe, int], ...]
-
-
 class LivePipeline:
     """The staged live runtime over a session (see the module docstring)."""
 
@@ -101,10 +87,12 @@ class LivePipeline:
         self.on_bar = on_bar
         self.watchdog = watchdog
         self.policy = StagePolicy(
-            ("feed", "evaluate", "act"), on_latency=on_latency, watchdog=watchdog
+            ("feed", "evaluate", *STAGES), on_latency=on_latency, watchdog=watchdog
         )
         self.bars: PressureQueue[list[NewBars]] = PressureQueue(queue_size)
-        self.acts: PressureQueue[_Act | _After] = PressureQueue(queue_size)
+        self.acts = ActStages(
+            self.policy, threaded=threaded, queue_size=queue_size, accepts=self._acts_for
+        )
         self.tracker = EquityTracker(session, BrokerAccount(session.adapter))
         # The account as of the last bar (balance, equity, margin, open positions): what the
         # platform heartbeat reports, read without a broker call on the event loop.
@@ -141,11 +129,15 @@ class LivePipeline:
 
     def queues(self) -> dict[str, dict[str, int]]:
         """Queue depths and counters for the monitor."""
-        return {"bars": self.bars.stats(), "acts": self.acts.stats()}
+        return {"bars": self.bars.stats(), **self.acts.queues()}
+
+    def _acts_for(self, slot: Slot) -> bool:
+        """A slot acts while it is neither removed nor paused."""
+        return id(slot) in self._active and id(slot) not in self.paused
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll, evaluate and act until ``stop`` is set; the items already queued are finished."""
-        stages = [StageTask("evaluate", self._evaluate), StageTask("act", self._act)]
+        stages = [StageTask("evaluate", self._evaluate), *self.acts.tasks()]
         await start_stages(stages, self.watchdog)
         try:
             await self._feed(stop)
@@ -190,13 +182,15 @@ class LivePipeline:
                 bars = tuple(
                     (new.symbol, new.timeframe, int(new.bars["time"][-1])) for new in found
                 )
-                await self.acts.put(_After(last, bars))
+                await self.acts.put(
+                    AfterHook(partial(self._after_poll, last, bars), "the after-bar update")
+                )
             finally:
                 self.bars.task_done()
                 self.policy.latency("evaluate", started)
                 self.policy.busy("evaluate", False)
 
-    def _signals(self, slot: Slot, new: NewBars) -> _Act | None:
+    def _signals(self, slot: Slot, new: NewBars) -> BarSignals | None:
         store = slot.instance.store
         try:
             last = int(store.times[len(store) - 1]) if len(store) else -1
@@ -207,7 +201,7 @@ class LivePipeline:
             i = len(store) - 1
             signals = slot.instance.signals
             assert signals is not None
-            item = _Act(slot, i, signals.entry_at(i), signals.exit_at(i))
+            item = BarSignals(slot, i, signals.entry_at(i), signals.exit_at(i))
         except Exception as exc:
             self.policy.failed("evaluate", f"{slot.instance.key} {new.symbol} bars", exc)
             return None
@@ -225,38 +219,20 @@ class LivePipeline:
             "openPositions": len(self.session.adapter.positions()),
         }
 
-    async def _act(self) -> None:
-        while True:
-            item = await self.acts.get()
-            started = _time.perf_counter()
-            self.policy.busy("act", True)
-            try:
-                if isinstance(item, _After):
-                    await self._call(self._after_bar, item.time)
-                    self.session.clock_time = max(self.session.clock_time, item.time)
-                    for symbol, timeframe, time in item.bars:
-                        log.info(
-                            "live: %s %s bar %d (%s server time) closed and acted on",
-                            symbol,
-                            timeframe.name,
-                            time,
-                            datetime.fromtimestamp(time, UTC).strftime("%Y-%m-%d %H:%M"),
-                        )
-                        if self.on_bar is not None:
-                            self.on_bar(symbol, timeframe, time)
-                elif id(item.slot) in self._active and id(item.slot) not in self.paused:
-                    await self._call(item.slot.instance.act, item.i, item.entry, item.exit_rule)
-                    checkpoint("bar")
-                self.policy.succeeded("act")
-            except Exception as exc:
-                where = (
-                    "the after-bar update" if isinstance(item, _After) else item.slot.instance.key
-                )
-                self.policy.failed("act", where, exc)
-            finally:
-                self.acts.task_done()
-                self.policy.latency("act", started)
-                self.policy.busy("act", False)
+    async def _after_poll(self, time: int, bars: tuple[tuple[str, Timeframe, int], ...]) -> None:
+        """After a poll's units are finished: the after-bar update, the clock, the log."""
+        await self._call(self._after_bar, time)
+        self.session.clock_time = max(self.session.clock_time, time)
+        for symbol, timeframe, bar_time in bars:
+            log.info(
+                "live: %s %s bar %d (%s server time) closed and acted on",
+                symbol,
+                timeframe.name,
+                bar_time,
+                datetime.fromtimestamp(bar_time, UTC).strftime("%Y-%m-%d %H:%M"),
+            )
+            if self.on_bar is not None:
+                self.on_bar(symbol, timeframe, bar_time)
 
 
 def start_live(session: Session) -> None:
@@ -306,7 +282,7 @@ async def live_session(
     )
     monitor = Monitor(5.0)
     deadline = max(60.0, 20 * poll_seconds)
-    watchdog = Watchdog({"feed": deadline, "evaluate": 60.0, "act": 120.0})
+    watchdog = Watchdog({"feed": deadline, "evaluate": 60.0, **DEADLINES})
     pipeline = LivePipeline(
         session,
         feed,

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time as _time
 
+from trademaestro.runtime.actstages import DEADLINES
 from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import finishing
 from trademaestro.runtime.monitor import Monitor
@@ -53,7 +54,7 @@ async def paper_session(
             slot.instance.store.engine, slot.entry, slot.exit_rule
         )
     monitor = Monitor(5.0)
-    watchdog = Watchdog({"evaluate": 60.0, "act": 120.0})
+    watchdog = Watchdog({"evaluate": 60.0, **DEADLINES})
     pipeline = BarPipeline(
         session,
         replayer,

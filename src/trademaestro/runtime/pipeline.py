@@ -1,18 +1,18 @@
-"""The paper/live pipeline over bars: feed → evaluate → act (gate, execute, manage).
+"""The paper pipeline over bars: feed → evaluate → manage → gate → execute.
 
 Stages are asyncio tasks joined by never-dropping bounded queues
 (:class:`~trademaestro.runtime.queues.PressureQueue`):
 
 * **feed** — moves the market on (bar replay: the emulator's bars open), pacing at ``speed`` ×
   real time, and hands each group of bars that opened to *evaluate*. It waits until the group's
-  decisions are all acted on before the bars play out (back-pressure: the feed never runs ahead
+  units are all finished before the bars play out (back-pressure: the feed never runs ahead
   of the decisions, which is also what keeps paper mode identical to the backtest).
 * **evaluate** — for each closed bar, every instance on that symbol reads it back through the
   adapter (``copy_rates_from_pos(symbol, timeframe, 1, 1)``), appends it to its bar store and
-  evaluates its rules; the signals go to *act*.
-* **act** — the instance gates entries (risk state, entry blockers, filters), executes intents
-  and manages positions through the broker. With a gateway broker the calls run in a worker
-  thread (the gateway waits on its pipe with the GIL released), so the event loop stays
+  evaluates its rules; the signals go to *manage*.
+* **manage**, **gate**, **execute** — the bar's phases, one unit in flight per account
+  (:mod:`trademaestro.runtime.actstages`). With a gateway broker the phases run in worker
+  threads (the gateway waits on its pipe with the GIL released), so the event loop stays
   responsive however long the broker takes.
 
 The error policy (one bad bar or reply never stops the executor; repeated failures halt new
@@ -26,9 +26,9 @@ import logging
 import time as _time
 from collections.abc import Callable
 
-from trademaestro.core.chaos import checkpoint
 from trademaestro.core.errors import DataError
 from trademaestro.execution.intents import Side
+from trademaestro.runtime.actstages import STAGES, ActStages, BarSignals
 from trademaestro.runtime.queues import PressureQueue
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, Slot
@@ -66,22 +66,20 @@ class BarPipeline:
         self.replayer = replayer
         self.threaded = threaded
         self.policy = StagePolicy(
-            ("evaluate", "act"),
+            ("evaluate", *STAGES),
             on_latency=on_latency,
             escalate_after=escalate_after,
             watchdog=watchdog,
         )
         self.health = self.policy.health
         self.bars: PressureQueue[int] = PressureQueue(1)
-        self.acts: PressureQueue[tuple[Slot, int, dict[Side, bool], bool]] = PressureQueue(
-            queue_size
-        )
+        self.acts = ActStages(self.policy, threaded=threaded, queue_size=queue_size)
         for slot in session.slots:
             slot.instance.entry_blockers.append(self.health.entry_blocker)
 
     def queues(self) -> dict[str, dict[str, int]]:
         """Queue depths and counters for the monitor."""
-        return {"bars": self.bars.stats(), "acts": self.acts.stats()}
+        return {"bars": self.bars.stats(), **self.acts.queues()}
 
     async def run(
         self,
@@ -92,7 +90,7 @@ class BarPipeline:
     ) -> bool:
         """Replay every group of bars from ``start`` (recovery); True when the data ran out,
         False when stopped."""
-        stages = [StageTask("evaluate", self._evaluate), StageTask("act", self._act)]
+        stages = [StageTask("evaluate", self._evaluate), *self.acts.tasks()]
         await start_stages(stages, self.watchdog)
         try:
             return await self._feed(speed, stop, progress, stages, start)
@@ -117,7 +115,7 @@ class BarPipeline:
             replayer.open_group(g)
             await self.bars.put(g)
             await join_queue(self.bars, stages)
-            await join_queue(self.acts, stages)
+            await self.acts.drain(stages)
             replayer.close_group(g)
             if progress is not None and (g % 500 == 0 or g == n - 1):
                 progress(g + 1, n)
@@ -138,7 +136,7 @@ class BarPipeline:
                         self._failed("evaluate", slot, i, exc)
                         continue
                     self._succeeded("evaluate")
-                    await self.acts.put((slot, i, entry, exit_rule))
+                    await self.acts.put(BarSignals(slot, i, entry, exit_rule))
             finally:
                 self.bars.task_done()
                 self._latency("evaluate", started)
@@ -164,25 +162,6 @@ class BarPipeline:
         signals = instance.signals
         assert signals is not None
         return signals.entry_at(i), signals.exit_at(i)
-
-    async def _act(self) -> None:
-        while True:
-            slot, i, entry, exit_rule = await self.acts.get()
-            started = _time.perf_counter()
-            self._busy("act", True)
-            try:
-                if self.threaded:
-                    await asyncio.to_thread(slot.instance.act, i, entry, exit_rule)
-                else:
-                    slot.instance.act(i, entry, exit_rule)
-                self._succeeded("act")
-                checkpoint("bar")
-            except Exception as exc:
-                self._failed("act", slot, i, exc)
-            finally:
-                self.acts.task_done()
-                self._latency("act", started)
-                self._busy("act", False)
 
     def _busy(self, stage: str, busy: bool) -> None:
         self.policy.busy(stage, busy)

@@ -20,6 +20,7 @@ from trademaestro.core.servertime import ServerTimeZone
 from trademaestro.core.timeframes import Timeframe
 from trademaestro.execution.intents import Side
 from trademaestro.execution.management_rules import ManagementRules
+from trademaestro.execution.plan import TradePlan
 from trademaestro.filters.chain import FilterChain
 from trademaestro.filters.correlation import RatesBarSource
 from trademaestro.filters.news import CsvNewsCalendar
@@ -29,7 +30,7 @@ from trademaestro.risk.account import AccountRiskState
 from trademaestro.risk.config import risk_limits_of
 from trademaestro.runtime.barstore import BarStore
 from trademaestro.runtime.feeds import SymbolFeed
-from trademaestro.runtime.instance import StrategyInstance, needed_keys
+from trademaestro.runtime.instance import StrategyInstance
 from trademaestro.runtime.planning import build_plan
 from trademaestro.runtime.recording import NullRecorder, Recorder, StoreRecorder
 from trademaestro.runtime.settings import Mode, RunSettings
@@ -37,6 +38,24 @@ from trademaestro.strategy.loader import LoadedStrategy
 from trademaestro.strategy.rules import Condition, compile_entry, compile_exit
 
 log = logging.getLogger("trademaestro.session")
+
+
+def needed_keys(
+    plan: TradePlan,
+    management: ManagementRules,
+    filters: FilterChain,
+    stop_atr: SeriesKey | None,
+) -> set[SeriesKey]:
+    """The series an instance needs besides its rules' (ATRs of stops, filters, manager, sizing)."""
+    keys = {SeriesKey("atr", (p,)) for p in filters.atr_periods()}
+    if stop_atr is not None:
+        keys.add(stop_atr)
+    if management.active:
+        keys.add(SeriesKey("atr", (management.atr_period,)))
+    if plan.sizing.atr_multiplier is not None:
+        keys.add(SeriesKey("atr", (plan.sizing.atr_period,)))
+    return keys
+
 
 
 @dataclass
