@@ -24,7 +24,7 @@ from trademaestro.brokers.mt5.gateway import (
 from trademaestro.brokers.mt5.gateway_child import DEBUG_EXIT_CODE, TerminalFactory
 from trademaestro.core.errors import BrokerError, ConfigError, DataError
 
-from .conftest import BAR1_ASK, BAR1_OPEN, BAR1_TIME, buy_request, pid_alive
+from .conftest import BAR0_TIME, BAR1_ASK, BAR1_OPEN, BAR1_TIME, buy_request, pid_alive
 
 
 def test_constants_and_types_equal_the_emulators(make_gateway):
@@ -286,3 +286,43 @@ def test_replay_drives_the_child_emulator(make_gateway, xau_spec):
     assert balance == pytest.approx(10000.0) and equity == pytest.approx(10000.0)
     rates = gw.copy_rates_from_pos("XAUUSD", gw.TIMEFRAME_M15, 0, 1)
     assert isinstance(rates, np.ndarray) and rates["close"][0] == pytest.approx(2156.85)
+
+
+def test_call_many_runs_calls_in_order_in_one_round_trip(make_gateway):
+    gw = make_gateway()
+    gw.initialize()
+    calls_before = gw.health()["calls"]
+    rates, tick, now = gw.call_many([
+        ("replay.open_bar", ("XAUUSD", 1)),
+        ("copy_rates_from_pos", ("XAUUSD", gw.TIMEFRAME_M15, 1, 1)),
+        ("symbol_info_tick", ("XAUUSD",)),
+        ("replay.now", ()),
+    ])[1:]
+    assert gw.health()["calls"] == calls_before + 1
+    assert int(rates["time"][0]) == BAR0_TIME  # the bar before the one just opened
+    assert (tick.time, tick.bid) == (BAR1_TIME, pytest.approx(BAR1_OPEN))
+    assert now == BAR1_TIME
+    assert gw.last_error() == (1, "Success")
+
+
+def test_call_many_stops_at_the_first_error(make_gateway):
+    gw = make_gateway()
+    gw.initialize()
+    with pytest.raises(AttributeError, match="no MT5 function 'nope'"):
+        gw.call_many([("replay.open_bar", ("XAUUSD", 1)), ("nope", ())])
+    assert gw.replay.now != BAR1_TIME  # nothing was sent
+    with pytest.raises(TypeError, match="positions_total"):
+        gw.call_many([("positions_total", (1,)), ("replay.open_bar", ("XAUUSD", 1))])
+    assert gw.replay.now != BAR1_TIME  # the calls after the failed one did not run
+    assert gw.call_many([("symbol_info", ("NOPE",))]) == [None]
+    assert gw.last_error() == (-1, "Terminal: Call failed")
+
+
+def test_call_many_times_out_on_the_sum_of_its_calls(make_gateway):
+    gw = make_gateway(timeouts={"query": 0.3}, debug_hang_on=("symbol_info_tick",))
+    gw.initialize()
+    with pytest.raises(GatewayTimeout) as caught:
+        gw.call_many([("positions_total", ()), ("symbol_info_tick", ("XAUUSD",))])
+    assert caught.value.timeout == pytest.approx(0.6)
+    assert caught.value.function == "positions_total+symbol_info_tick"
+    assert gw.health()["restarts"] == 1

@@ -39,9 +39,9 @@ import math
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from trademaestro.brokers.emulator import results as _results
 from trademaestro.core.errors import ConfigError
@@ -194,6 +194,33 @@ class Gateway:
         """
         return self._exchange(f"{target}.{method}", ("attr", target, method, args, kwargs))
 
+    def call_many(self, requests: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Run several calls in the child in one round trip, in order; their results.
+
+        Args:
+            requests: ``(name, args)`` pairs: an MT5 function (``"copy_ticks_from"``) or an
+                emulator control (``"replay.tick_batch"``), with positional arguments.
+
+        The timeout is the sum of the calls' own; ``last_error()`` is the last MT5 call's.
+
+        Raises:
+            AttributeError: an unknown MT5 function (nothing is sent).
+            The first exception a call raised (the calls after it are not run);
+            GatewayTimeout, GatewayCrashed, GatewayClosed as :meth:`call`.
+        """
+        wire: list[tuple[Any, ...]] = []
+        for name, args in requests:
+            target, dot, method = name.partition(".")
+            if dot:
+                wire.append(("attr", target, method, tuple(args), {}))
+            elif name in self._functions:
+                wire.append(("call", name, tuple(args), {}))
+            else:
+                raise AttributeError(f"the terminal has no MT5 function {name!r}")
+        label = "+".join(name for name, _ in requests) or "many"
+        timeout = sum(self._timeout(name) for name, _ in requests)
+        return cast(list[Any], self._exchange(label, ("many", wire), timeout))
+
     def replay_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """``emu.replay.<method>(*args, **kwargs)`` in the child (e.g. ``"open_bar"``)."""
         return self.control_call("replay", method, *args, **kwargs)
@@ -261,7 +288,9 @@ class Gateway:
     def _timeout(self, function: str) -> float:
         return self.timeouts.get(function) or self.timeouts[call_type(function)]
 
-    def _exchange(self, function: str, request: tuple[Any, ...]) -> Any:
+    def _exchange(
+        self, function: str, request: tuple[Any, ...], timeout: float | None = None
+    ) -> Any:
         with self._lock:
             self._ensure_ready()
             conn = self._conn
@@ -276,7 +305,9 @@ class Gateway:
             start = time.monotonic()
             self._current = (function, start)
             try:
-                _, status, value, error = self._receive(function, self._timeout(function), seq)
+                _, status, value, error = self._receive(
+                    function, timeout or self._timeout(function), seq
+                )
             finally:
                 self._current = None
             self._latency[function] = time.monotonic() - start

@@ -5,10 +5,13 @@ Child protocol (pickled tuples over a duplex ``multiprocessing`` Pipe):
 
 * at start the child sends ``("ready", pid, constants, functions)`` or ``("failed", exc)``;
 * requests ``(seq, "call", name, args, kwargs)``, ``(seq, "attr", target, method, args,
-  kwargs)`` (``terminal.<target>.<method>``: emulator replay/fault control) and
-  ``(seq, "close")``;
+  kwargs)`` (``terminal.<target>.<method>``: emulator replay/fault control),
+  ``(seq, "many", [request, ...])`` (requests without their seq, run in order in one round
+  trip; the first that raises ends the batch) and ``(seq, "close")``;
 * replies ``(seq, status, value, last_error)``: status ``"ok"`` or ``"raise"`` (value is the
-  exception), ``last_error`` the terminal's error right after an MT5 call (None for control).
+  exception), ``last_error`` the terminal's error right after an MT5 call (None for control);
+  for ``"many"`` an ``"ok"`` value is the list of results, and ``last_error`` is the last MT5
+  call's.
 
 The child ignores SIGINT (the parent owns Ctrl-C and closes the gateway) and exits when its
 parent dies.
@@ -146,6 +149,15 @@ def _run(terminal: Any, factory: TerminalFactory, msg: tuple[Any, ...]) -> tuple
             target, method, args, kwargs = msg[2], msg[3], msg[4], msg[5]
             _debug(factory, f"{target}.{method}")
             value = control(terminal, target, method, args, kwargs)
+        elif op == "many":
+            values = []
+            for request in msg[2]:
+                _, status, one, one_error = _run(terminal, factory, (seq, *request))
+                error = one_error if one_error is not None else error
+                if status == "raise":
+                    return (seq, "raise", one, error)
+                values.append(one)
+            value = values
         else:
             raise ValueError(f"unknown gateway request {op!r}")
     except Exception as exc:  # re-raised in the parent
