@@ -1,8 +1,12 @@
 """Throughput: the highest sustained tick rate through the tick pipeline with the emulator in a
 gateway child process.
 
-For each replay mode — one gateway round trip per tick (``replay.tick``), and one per wake-up
-(the emulator's ``replay.tick_batch``) — rates are
+For each feed mode — ``tick``: one gateway round trip per tick (``replay.tick``; the ticks
+decided on come from the feed's own arrays); ``batch``: one per wake-up (the emulator's
+``replay.tick_batch``); ``read``: the live way, one ``replay.tick_batch`` per wake-up to move the
+market, then one ``copy_ticks_from`` per symbol to read the new ticks back from the terminal, and
+the decisions are made on what the terminal returned (latency counted from before the market
+moved) — rates are
 ramped up (each for ``--seconds``, a fresh gateway each time, ticks looped) until two in a row
 are not sustained, then bisected between the best sustained rate and the first failure.
 **Sustained** = at least 99 % of the target ticks fed and tick-to-decision p99 under 5 ms.
@@ -73,13 +77,19 @@ def trial(
             rate=rate,
             decide=decide,
             loop=True,
-            batch_method="tick_batch" if mode == "batch" else None,
+            batch_method="tick_batch" if mode in ("batch", "read") else None,
+            read_ticks=mode == "read",
         )
         stats = asyncio.run(pipe.run(duration=seconds))
     finally:
         gateway.close()
     p99 = stats["latency"]["p99_ms"]
-    ok = stats["ticks_fed"] >= MIN_FED * rate * seconds and p99 is not None and p99 < MAX_P99_MS
+    ok = (
+        stats["ticks_fed"] >= MIN_FED * rate * seconds
+        and p99 is not None
+        and p99 < MAX_P99_MS
+        and stats["read_mismatches"] == 0
+    )
     print(
         f"  {mode:5s} {rate:9,.0f}/s: fed {stats['ticks_fed']:9,d} "
         f"({stats['ticks_fed'] / (rate * seconds):6.1%}), decisions {stats['decisions']:8,d}, "
@@ -100,6 +110,8 @@ def search(
 ) -> float:
     """The highest sustained rate of ``mode`` (ramp, then 4 bisection steps)."""
     best, failed_at, misses = 0.0, None, 0
+    print("  (warm-up, not counted)", flush=True)
+    trial(spec, ticks, mode, RAMP[0], 1.0, period)
     for rate in RAMP:
         ok, _ = trial(spec, ticks, mode, rate, seconds, period)
         if ok:
@@ -130,7 +142,9 @@ def main() -> None:
         default=0.0,
         help="seconds of tick time between orders per symbol (0: no orders)",
     )
-    parser.add_argument("--modes", default="tick,batch", help="tick, batch or both")
+    parser.add_argument(
+        "--modes", default="tick,batch,read", help="tick, batch, read (comma-separated)"
+    )
     parser.add_argument("--symbols", default="GBPUSD,EURUSD", help="comma-separated")
     args = parser.parse_args()
     folder = data_dir()
@@ -141,13 +155,13 @@ def main() -> None:
     results = {}
     started = time.perf_counter()
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
-        if mode not in ("tick", "batch"):
-            parser.error(f"--modes: found {mode!r}; allowed: tick, batch")
-        how = (
-            "one gateway call per tick"
-            if mode == "tick"
-            else "one gateway call per wake-up (replay.tick_batch)"
-        )
+        if mode not in ("tick", "batch", "read"):
+            parser.error(f"--modes: found {mode!r}; allowed: tick, batch, read")
+        how = {
+            "tick": "one gateway call per tick",
+            "batch": "one gateway call per wake-up (replay.tick_batch)",
+            "read": "per wake-up: replay.tick_batch, then copy_ticks_from per symbol (live way)",
+        }[mode]
         print(f"mode {mode}: {how}", flush=True)
         results[mode] = search(spec, ticks, mode, args.seconds, args.period)
     print(

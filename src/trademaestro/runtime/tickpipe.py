@@ -11,6 +11,12 @@
   with the GIL released), so the event loop stays free. Then each tick goes into a
   :class:`LatestQueue` as a :class:`TickEvent` (keep the latest per symbol: a slow decide stage
   sees *coalescing*, the queue never holds more than one tick per symbol).
+  With ``read_ticks`` the feed works as it would against a live terminal: after moving the
+  market it reads every symbol's new ticks back with ``copy_ticks_from``
+  (:class:`~trademaestro.runtime.tickreader.TickReader`, one call per symbol and wake-up, in the
+  same worker-thread hop), and the events carry what the terminal returned; their latency counts
+  from before the market was moved. A symbol whose read count differs from the ticks driven is
+  logged and counted (``read_mismatches``).
   **Back-pressure**: before each batch, if the intent queue is at or above its high-water mark,
   the feed waits until the execute stage drained it to half the mark (an event set by the
   execute stage, no polling), counts one back-pressure event and the seconds waited, and shifts
@@ -35,8 +41,10 @@ is gone with its child) is not a bad item: it ends :meth:`TickPipeline.run` with
 after the stages are stopped (intents still queued are then not sent).
 
 Costs: ``stats()`` sorts the latency reservoir (at most 65,536 values, a few ms); through a
-gateway one ``replay.tick`` round trip is ~75-90 µs (about 14,000 ticks/s at most), one
-``tick_batch`` call per wake-up lifts that past 250,000 ticks/s (``benchmarks/throughput.py``).
+gateway one round trip costs 70-180 us on a 2-core machine (the kernel's wake-up of the other
+process is most of it), so one ``replay.tick`` per tick caps the feed near 10,000-15,000
+ticks/s; one ``tick_batch`` call per wake-up, and with ``read_ticks`` one ``copy_ticks_from``
+per symbol, lift it far past 20,000 ticks/s (``benchmarks/throughput.py`` prints the figures).
 
 Clean stop (``stop`` event, ``duration`` elapsed or data exhausted): the feed stops, decide
 handles the ticks still queued (at most one per symbol), execute drains every queued intent,
@@ -69,6 +77,7 @@ from trademaestro.runtime.tickorders import (
     TickEvent,
     send_intent,
 )
+from trademaestro.runtime.tickreader import TickReader, drive_and_read, play_calls
 from trademaestro.runtime.watchdog import StageTask, Watchdog
 
 log = logging.getLogger("trademaestro.tickpipe")
@@ -95,7 +104,8 @@ class TickPipeline:
             :func:`send_intent` over ``MT5Adapter(broker)``, which must be initialized).
         intent_queue: capacity of the intent queue; high_water: its back-pressure mark
             (default: half the capacity); the feed resumes at ``high_water // 2``.
-        batch_max: most ticks driven per wake-up. batch_method: see the module docstring.
+        batch_max: most ticks driven per wake-up. batch_method, read_ticks: see the module
+            docstring.
         loop: replay the ticks again when they run out (shifted by whole weeks).
         timeframe: of the bars rebuilt when the ticks are reloaded (``loop``).
         threaded: call the broker in worker threads (default: when it is a Gateway).
@@ -117,6 +127,7 @@ class TickPipeline:
         high_water: int | None = None,
         batch_max: int = 256,
         batch_method: str | None = None,
+        read_ticks: bool = False,
         loop: bool = False,
         timeframe: Timeframe = Timeframe.M1,
         threaded: bool | None = None,
@@ -132,6 +143,7 @@ class TickPipeline:
             raise ConfigError("TickPipeline ticks: found no ticks; allowed: {symbol: ticks}")
         self.broker, self.rate, self.batch_max = broker, float(rate), batch_max
         self.batch_method, self.loop, self.timeframe = batch_method, loop, timeframe
+        self.read_ticks = read_ticks
         self.threaded = isinstance(broker, Gateway) if threaded is None else threaded
         self.symbols = list(ticks)
         self._arrays = {s: np.asarray(t) for s, t in ticks.items()}
@@ -146,6 +158,8 @@ class TickPipeline:
         self._bids = {s: t["bid"].tolist() for s, t in self._arrays.items()}
         self._asks = {s: t["ask"].tolist() for s, t in self._arrays.items()}
         self._load_columns(0)
+        self.readers = {s: TickReader(s, self._cols[s][0]) for s in self.symbols}
+        self._read_k = dict.fromkeys(self.symbols, 0)
         self.decide_fn: DecideFn = decide or (lambda symbol, tick: ())
         if execute is None:
             adapter = MT5Adapter(broker)
@@ -174,6 +188,8 @@ class TickPipeline:
                 "orders_sent",
                 "orders_accepted",
                 "backpressure_events",
+                "ticks_read",
+                "read_mismatches",
             ),
             0,
         )
@@ -257,6 +273,14 @@ class TickPipeline:
                 await self._wrap()
                 pos = 0
             count = min(count, n_seq - pos)
+            if self.read_ticks:
+                await self._drive_and_read(pos, pos + count)
+                pos += count
+                n += count
+                self.counts["ticks_fed"] += count
+                self._beat("feed")
+                await asyncio.sleep(0)
+                continue
             await self._drive(pos, pos + count)
             now = time.perf_counter()
             symbols, put, fed = self.symbols, self.ticks.put, self.fed
@@ -284,9 +308,43 @@ class TickPipeline:
     async def _drive(self, start: int, stop: int) -> None:
         calls = self._calls(start, stop)
         if self.threaded:
-            await asyncio.to_thread(_play, self.broker, calls)
+            await asyncio.to_thread(play_calls, self.broker, calls)
         else:
-            _play(self.broker, calls)
+            play_calls(self.broker, calls)
+
+    async def _drive_and_read(self, start: int, stop: int) -> None:
+        """Drive ticks ``start..stop-1``, then read every symbol's new ticks back from the
+        terminal (:class:`TickReader`, one ``copy_ticks_from`` per symbol) and queue those: the
+        decisions see what the terminal returned. Latency counts from before the drive."""
+        stamp = time.perf_counter()
+        seq_sym, symbols = self._seq_sym, self.symbols
+        expected: dict[str, int] = {}
+        for i in range(start, stop):
+            symbol = symbols[seq_sym[i]]
+            expected[symbol] = expected.get(symbol, 0) + 1
+        calls = self._calls(start, stop)
+        args = (self.broker, calls, self.readers, expected)
+        if self.threaded:
+            got = await asyncio.to_thread(drive_and_read, *args)
+        else:
+            got = drive_and_read(*args)
+        put, fed, read_k = self.ticks.put, self.fed, self._read_k
+        for symbol, ticks in got.items():
+            k0 = read_k[symbol]
+            times, bids, asks = (ticks[f].tolist() for f in ("time_msc", "bid", "ask"))
+            for j, (msc, bid, ask) in enumerate(zip(times, bids, asks, strict=True)):
+                put(symbol, TickEvent(symbol, k0 + j, msc, bid, ask, stamp))
+            read_k[symbol] = k0 + len(times)
+            fed[symbol] += len(times)
+            self.counts["ticks_read"] += len(times)
+            if len(times) != expected.get(symbol, 0):
+                self.counts["read_mismatches"] += 1
+                log.warning(
+                    "tick pipeline: drove %d %s ticks, the terminal returned %d",
+                    expected.get(symbol, 0),
+                    symbol,
+                    len(times),
+                )
 
     def _calls(self, start: int, stop: int) -> list[tuple[str, tuple[Any, ...]]]:
         """The replay calls driving ticks ``start..stop-1`` of the merged sequence."""
@@ -307,10 +365,13 @@ class TickPipeline:
             shifted["time_msc"] += shift * 1000
             calls.append(("load_ticks", (symbol, int(self.timeframe), shifted)))
         if self.threaded:
-            await asyncio.to_thread(_play, self.broker, calls)
+            await asyncio.to_thread(play_calls, self.broker, calls)
         else:
-            _play(self.broker, calls)
+            play_calls(self.broker, calls)
         self._load_columns(self.counts["passes"])
+        for symbol, reader in self.readers.items():
+            reader.reset(self._cols[symbol][0])
+            self._read_k[symbol] = 0
         log.info("tick pipeline: ticks replayed again, shifted by %d s", shift)
 
     async def _backpressure(self, stop: asyncio.Event) -> float:
@@ -413,18 +474,6 @@ class TickPipeline:
     def _busy(self, stage: str, busy: bool) -> None:
         if stage in self._wd and self.watchdog is not None:
             self.watchdog.set_busy(stage, busy)
-
-
-def _play(broker: Any, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
-    """Run replay calls on ``broker`` (a Gateway's ``replay_call`` or an emulator's replay)."""
-    replay_call = getattr(broker, "replay_call", None)
-    if replay_call is not None:
-        for method, args in calls:
-            replay_call(method, *args)
-    else:
-        replay = broker.replay
-        for method, args in calls:
-            getattr(replay, method)(*args)
 
 
 async def _wait(stop: asyncio.Event, delay: float) -> None:
