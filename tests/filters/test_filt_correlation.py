@@ -8,8 +8,11 @@ import pytest
 from numpy.typing import NDArray
 
 from tests.filters.helpers import EUR, ctx, st
+from trademaestro.brokers.emulator import MT5Emulator
+from trademaestro.brokers.mt5.adapter import MT5Adapter
+from trademaestro.core.timeframes import Timeframe
 from trademaestro.filters import CorrelationFilter, EntryContext, RatesBarSource
-from trademaestro.filters.correlation import pearson
+from trademaestro.filters.correlation import TerminalBarSource, pearson
 
 M15 = 900
 
@@ -113,3 +116,27 @@ def test_pearson_matches_corrcoef_and_flat_series() -> None:
     y = 0.3 * x + rng.normal(size=200)
     assert pearson(x, y) == pytest.approx(float(np.corrcoef(x, y)[0, 1]), abs=1e-12)
     assert np.isnan(pearson(np.ones(50), y[:50]))
+
+
+def test_terminal_source_reads_fresh_bars_from_the_terminal(
+    fx: dict[str, NDArray[np.void]], source: RatesBarSource
+) -> None:
+    """Live mode: the bars come from the terminal at each decision, so they move on with it."""
+    emu = MT5Emulator()
+    for sym in ("EURUSD", "GBPUSD"):
+        emu.replay.load_rates(sym, Timeframe.M15, fx[sym])
+    adapter = MT5Adapter(emu)
+    adapter.connect()
+    terminal = TerminalBarSource(adapter.closed_bars, Timeframe.M15)
+    filt = CorrelationFilter(threshold=0.8, lookback_days=30, bars=terminal)
+    for t in (st("2026-05-04 10:00:00"), st("2026-05-05 10:00:00")):  # the market moves on
+        for sym in ("EURUSD", "GBPUSD"):
+            emu.replay.open_bar(sym, int(np.searchsorted(fx[sym]["time"], t)))
+        got, want = terminal.closes("EURUSD", t - 30 * 86400, t), source.closes(
+            "EURUSD", t - 30 * 86400, t)
+        assert got is not None and want is not None
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert int(got[0][-1]) == t - M15  # the bar that closed last
+        corr, _ = filt.correlation("EURUSD", "GBPUSD", t)
+        assert corr == pytest.approx(expected_corr(fx, "EURUSD", "GBPUSD", t, 30), abs=1e-12)
+    assert terminal.closes("NOPE", 0, st("2026-05-05 10:00:00")) is None  # passes, no data

@@ -19,14 +19,15 @@ Cost: O(bars in the window) per held symbol; results are cached for the last dec
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trademaestro.core.errors import ConfigError
+from trademaestro.core.errors import BrokerError, ConfigError
 from trademaestro.core.servertime import DAY
+from trademaestro.core.timeframes import Timeframe
 from trademaestro.filters.base import EntryContext, Verdict
 from trademaestro.strategy.limits import CorrelationFilter as CorrelationModel
 
@@ -75,6 +76,44 @@ class RatesBarSource:
         hi = int(np.searchsorted(times, end_time - self._tf, side="right"))
         hi = max(hi, lo)
         return times[lo:hi], closes[lo:hi]
+
+
+class TerminalBarSource:
+    """A :class:`BarSource` that asks the terminal at each decision (live mode: the bars of every
+    held symbol are as fresh as the terminal's, whether or not a strategy trades that symbol).
+
+    Args:
+        closed_bars: ``closed_bars(symbol, timeframe, count)`` → the last ``count`` closed bars
+            (``RATES_DTYPE``, oldest first), e.g. the broker adapter's.
+        timeframe: the bars to correlate (the session's shortest timeframe).
+        max_bars: cap of one request (the window's bars beyond it are not read).
+
+    A failed request (unknown symbol, disconnected terminal) answers None: that symbol passes,
+    and the verdict says it had no data.
+    """
+
+    def __init__(
+        self,
+        closed_bars: Callable[[str, Timeframe, int], NDArray[Any]],
+        timeframe: Timeframe,
+        max_bars: int = 20_000,
+    ) -> None:
+        self._closed_bars = closed_bars
+        self._timeframe = timeframe
+        self._tf = timeframe.seconds
+        self._max = max_bars
+
+    def closes(self, symbol: str, start_time: int,
+               end_time: int) -> tuple[NDArray[np.int64], NDArray[np.float64]] | None:
+        """See :meth:`BarSource.closes`: one ``closed_bars`` request sized to the window."""
+        count = min(self._max, max(1, -(-(end_time - start_time) // self._tf) + 2))
+        try:
+            rates = self._closed_bars(symbol, self._timeframe, count)
+        except BrokerError:
+            return None
+        times = np.ascontiguousarray(rates["time"], dtype=np.int64)
+        keep = (times >= start_time) & (times + self._tf <= end_time)
+        return times[keep], np.ascontiguousarray(rates["close"], dtype=np.float64)[keep]
 
 
 def aligned_returns(a: tuple[NDArray[np.int64], NDArray[np.float64]],

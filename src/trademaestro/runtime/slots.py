@@ -22,7 +22,7 @@ from trademaestro.execution.intents import Side
 from trademaestro.execution.management_rules import ManagementRules
 from trademaestro.execution.plan import TradePlan
 from trademaestro.filters.chain import FilterChain
-from trademaestro.filters.correlation import RatesBarSource
+from trademaestro.filters.correlation import BarSource, RatesBarSource, TerminalBarSource
 from trademaestro.filters.news import CsvNewsCalendar
 from trademaestro.indicators.keys import SeriesKey
 from trademaestro.persistence.store import Store
@@ -116,10 +116,16 @@ class SlotFactory:
         """The symbols in which the account holds positions (the correlation filter)."""
         return frozenset(p.symbol for p in self.adapter.positions())
 
-    def _bar_source(self) -> RatesBarSource:
+    def _bar_source(self) -> BarSource:
+        """The correlation filter's bars: the replayed data, or in live mode the terminal's
+        (asked at each decision: the warm-up arrays would go stale)."""
         feeds = self.feeds
-        timeframes = [f.bars.timeframe.seconds for f in feeds.values() if f.bars.timeframe]
-        return RatesBarSource({s: f.rates for s, f in feeds.items()}, min(timeframes, default=60))
+        timeframes = [f.bars.timeframe for f in feeds.values() if f.bars.timeframe]
+        if self.mode == "live":
+            shortest = min(timeframes, key=lambda tf: tf.seconds, default=Timeframe.M1)
+            return TerminalBarSource(self.adapter.closed_bars, shortest)
+        seconds = min((tf.seconds for tf in timeframes), default=60)
+        return RatesBarSource({s: f.rates for s, f in feeds.items()}, seconds)
 
     def release(self, path: str) -> None:
         """Forget the magic numbers taken by strategy ``path`` (it was stopped)."""
