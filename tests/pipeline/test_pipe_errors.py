@@ -12,31 +12,14 @@ import pytest
 from trademaestro.execution.intents import Side
 from trademaestro.runtime.barwork import BarWork
 from trademaestro.runtime.pipeline import BarPipeline
-from trademaestro.runtime.replayer import Replayer
-from trademaestro.runtime.session import open_session
-from trademaestro.runtime.settings import RunSettings
-from trademaestro.runtime.signals import StreamingSignals
 
-ROOT = Path(__file__).resolve().parents[2]
+from .helpers import xau_pipeline
 
 
 def _pipeline(shared_data: Path, escalate_after: int) -> tuple[BarPipeline, list[float]]:
-    session = open_session(
-        RunSettings(
-            strategy=str(ROOT / "examples/strategies/xauusd_m15_ema_cross.json"),
-            data=str(shared_data / "XAUUSD_M15_2024Q1.csv"),
-            record=False,
-        ),
-        "paper",
-    )
-    for slot in session.slots:
-        slot.instance.signals = StreamingSignals(
-            slot.instance.store.engine, slot.entry, slot.exit_rule
-        )
     latencies: list[float] = []
-    pipeline = BarPipeline(
-        session,
-        Replayer(session),
+    pipeline = xau_pipeline(
+        shared_data,
         escalate_after=escalate_after,
         on_latency=lambda stage, s: latencies.append(s),
     )

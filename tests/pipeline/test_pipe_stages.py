@@ -19,14 +19,10 @@ from trademaestro.runtime.backtest import run_backtest
 from trademaestro.runtime.barwork import BarWork
 from trademaestro.runtime.instance import StrategyInstance
 from trademaestro.runtime.paper import run_paper
-from trademaestro.runtime.pipeline import BarPipeline
-from trademaestro.runtime.replayer import Replayer
-from trademaestro.runtime.session import open_session
 from trademaestro.runtime.settings import RunSettings
-from trademaestro.runtime.signals import StreamingSignals
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples/strategies"
+from .helpers import EXAMPLES, xau_pipeline
+
 Trace = list[tuple[str, int, str, int]]
 
 
@@ -90,20 +86,7 @@ def test_paper_runs_the_backtests_phase_sequence(
     assert both
 
 
-def _pipeline(shared_data: Path, **kwargs: Any) -> BarPipeline:
-    session = open_session(
-        RunSettings(
-            strategy=str(EXAMPLES / "xauusd_m15_ema_cross.json"),
-            data=str(shared_data / "XAUUSD_M15_2024Q1.csv"),
-            record=False,
-        ),
-        "paper",
-    )
-    for slot in session.slots:
-        slot.instance.signals = StreamingSignals(
-            slot.instance.store.engine, slot.entry, slot.exit_rule
-        )
-    return BarPipeline(session, Replayer(session), **kwargs)
+_pipeline = xau_pipeline
 
 
 def test_each_stage_records_its_latency(

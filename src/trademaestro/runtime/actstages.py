@@ -212,49 +212,51 @@ class ActStages:
         return True
 
     async def _gate(self) -> None:
-        while True:
-            unit = await self.to_gate.get()
-            started = _time.perf_counter()
-            self.policy.busy("gate", True)
-            handed_on = ok = False
-            try:
-                await self._call(unit.slot.instance.gate_phase, unit.work)
-                if unit.work.intents:
-                    await self.to_execute.put(unit)
-                    handed_on = True
-                self.policy.succeeded("gate")
-                ok = True
-            except Exception as exc:
-                self.policy.failed("gate", unit.where, exc)
-            finally:
-                if not handed_on:
-                    self._finish(ok)
-                self.to_gate.task_done()
-                self.policy.latency("gate", started)
-                self.policy.busy("gate", False)
+        await self._loop("gate", self.to_gate, self._gate_one)
+
+    async def _gate_one(self, unit: _Unit) -> bool:
+        await self._call(unit.slot.instance.gate_phase, unit.work)
+        if unit.work.intents:
+            await self.to_execute.put(unit)
+            return True
+        return False
 
     async def _execute(self) -> None:
+        await self._loop("execute", self.to_execute, self._execute_one)
+
+    async def _execute_one(self, unit: _Unit) -> bool:
+        work = unit.work
+        await self._call(unit.slot.instance.execute_phase, work)
+        if work.wants_entry and not work.entering:
+            await self.to_gate.put(unit)
+            return True
+        return False
+
+    async def _loop(
+        self,
+        stage: str,
+        queue: PressureQueue[_Unit],
+        one: Callable[[_Unit], Awaitable[bool]],
+    ) -> None:
+        """A stage's loop: take a unit, run ``one`` (True: it handed the unit on), apply the
+        error policy; a unit not handed on is finished."""
         while True:
-            unit = await self.to_execute.get()
+            unit = await queue.get()
             started = _time.perf_counter()
-            self.policy.busy("execute", True)
+            self.policy.busy(stage, True)
             handed_on = ok = False
             try:
-                work = unit.work
-                await self._call(unit.slot.instance.execute_phase, work)
-                if work.wants_entry and not work.entering:
-                    await self.to_gate.put(unit)
-                    handed_on = True
-                self.policy.succeeded("execute")
+                handed_on = await one(unit)
+                self.policy.succeeded(stage)
                 ok = True
             except Exception as exc:
-                self.policy.failed("execute", unit.where, exc)
+                self.policy.failed(stage, unit.where, exc)
             finally:
                 if not handed_on:
                     self._finish(ok)
-                self.to_execute.task_done()
-                self.policy.latency("execute", started)
-                self.policy.busy("execute", False)
+                queue.task_done()
+                self.policy.latency(stage, started)
+                self.policy.busy(stage, False)
 
     def _finish(self, ok: bool) -> None:
         """The unit in flight is done: give the turn back (and pass the chaos kill point)."""
