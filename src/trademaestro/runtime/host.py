@@ -9,7 +9,11 @@ them. Pausing keeps its bar stores current (so a resume trades on correct indica
 longer acts; its positions keep their stops at the broker.
 
 Broker work runs in worker threads; the strategy set itself is only changed on the event loop,
-between pipeline items, so a stage never sees a half-added strategy.
+between pipeline items, so a stage never sees a half-added strategy. Stopping and updating take
+the account's turn (:class:`~trademaestro.runtime.actstages.ActStages`): a bar of the strategy
+still in flight (an entry about to be sent) finishes first, and none starts until the strategy
+is gone — a strategy stopped with its positions closed opens nothing afterwards. The platform's
+manual orders do not wait for the turn (``CLOSE_ALL`` must not wait behind a slow supervisor).
 """
 
 from __future__ import annotations
@@ -190,9 +194,12 @@ class StrategyHost:
         """
         hosted = self.get(strategy_id)
         closed: list[int] = []
-        if close_positions:
-            closed = await asyncio.to_thread(self._close_positions, hosted)
-        self._detach(hosted)
+        # In the account's turn: a bar of this strategy still in flight (an entry about to be
+        # sent) finishes first, and none starts before the slots are gone.
+        async with self.pipeline.acts.turn:
+            if close_positions:
+                closed = await asyncio.to_thread(self._close_positions, hosted)
+            self._detach(hosted)
         await asyncio.to_thread(self._finish_runs, hosted)
         log.warning("strategy %s stopped%s", strategy_id, " (positions closed)" if closed else "")
         return {"strategyId": strategy_id, "state": "stopped", "closedTickets": closed}
@@ -265,16 +272,17 @@ class StrategyHost:
                     "(the magic number or the symbols change); close them or stop the strategy "
                     "first"
                 )
-        self._detach(hosted)
-        await asyncio.to_thread(self._finish_runs, hosted)
-        try:
-            slots = await asyncio.to_thread(self._build, loaded, hosted.source)
-        except BaseException:
-            # The old rules come back rather than leaving the strategy stopped.
-            self._attach(hosted)
-            raise
-        updated = Hosted(sid, loaded, slots, state=hosted.state, source=hosted.source)
-        self._attach(updated)
+        async with self.pipeline.acts.turn:  # no bar of the old rules in flight meanwhile
+            self._detach(hosted)
+            await asyncio.to_thread(self._finish_runs, hosted)
+            try:
+                slots = await asyncio.to_thread(self._build, loaded, hosted.source)
+            except BaseException:
+                # The old rules come back rather than leaving the strategy stopped.
+                self._attach(hosted)
+                raise
+            updated = Hosted(sid, loaded, slots, state=hosted.state, source=hosted.source)
+            self._attach(updated)
         if updated.state == "paused":
             self.pause(sid)
         log.warning("strategy %s updated in place", sid)
