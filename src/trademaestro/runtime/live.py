@@ -53,6 +53,7 @@ from trademaestro.runtime.signals import StreamingSignals
 from trademaestro.runtime.stages import (
     LatencyFn,
     StagePolicy,
+    join_queue,
     start_stages,
     stop_on_signals,
     stop_stages,
@@ -141,8 +142,8 @@ class LivePipeline:
         await start_stages(stages, self.watchdog)
         try:
             await self._feed(stop)
-            await self.bars.join()
-            await self.acts.join()
+            await join_queue(self.bars, stages)
+            await self.acts.drain(stages)
         finally:
             await stop_stages(stages)
 
