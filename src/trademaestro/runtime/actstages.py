@@ -152,7 +152,9 @@ class ActStages:
         await join_queue(self, stages)
 
     def queues(self) -> dict[str, dict[str, int]]:
-        """Queue depths and counters for the monitor, with the units' counts."""
+        """Queue depths and counters for the monitor, and the units' counts: ``idle`` (nothing
+        to do at that bar), ``started`` (the manage phase ran), ``finished`` and ``failed``
+        (every item ends as one of these two; cancelled mid-unit counts as failed)."""
         return {
             "manage": self.incoming.stats(),
             "gate": self.to_gate.stats(),
