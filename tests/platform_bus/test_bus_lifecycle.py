@@ -227,3 +227,51 @@ def test_secret_looking_keys_not_stored(tmp_path: Path) -> None:
         assert b"s3cr3t-value" not in text and b"k3y" not in text  # ...its secrets are not
 
     run(scenario())
+
+
+def test_close_all_overtakes_a_slow_command_and_a_queue(tmp_path: Path) -> None:
+    """The panic button never waits: a CLOSE_ALL runs while a slow command is still executing
+    and ahead of the commands queued before it; it is admitted and reported like any other."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+
+    class SlowFirst(FakeHandler):
+        async def handle(self, command):  # type: ignore[no-untyped-def]
+            order.append(f"start {command.command_id}")
+            if command.command_id == "slow":
+                entered.set()
+                await release.wait()
+            order.append(f"end {command.command_id}")
+            return await FakeHandler.handle(self, command)
+
+    async def scenario() -> None:
+        with PlatformStore(tmp_path / "p.sqlite") as store:
+            handler = SlowFirst()
+            bus, _, _ = make_bus(store, handler)
+            stop = asyncio.Event()
+            task = asyncio.create_task(bus.run(stop))
+            await bus.submit(open_cmd("slow"), "pusher")
+            await entered.wait()
+            await bus.submit(open_cmd("queued"), "pusher")
+            panic = {"commandId": "panic", "command": "EMERGENCY_STOP", "parameters": {}}
+            await bus.submit(panic, "pusher")
+            await bus.submit(json.dumps(panic), "heartbeat")  # the same command again
+            while (record := store.get("panic")) is None or record.sources != [
+                "pusher", "heartbeat"
+            ]:
+                await asyncio.sleep(0)
+            assert record.status == "executed"
+            assert store.get("slow").status == "executing"  # type: ignore[union-attr]
+            assert store.get("queued") is None  # still waiting in the queue
+            release.set()
+            while store.get("queued") is None or store.get("queued").status != "executed":  # type: ignore[union-attr]
+                await asyncio.sleep(0)
+            stop.set()
+            await task
+            assert order == ["start slow", "start panic", "end panic", "end slow",
+                             "start queued", "end queued"]
+            assert queued(store, "panic") == [("received", None), ("executing", None),
+                                              ("executed", {"ok": True}),
+                                              ("executed", {"ok": True})]
+
+    run(asyncio.wait_for(scenario(), 30))  # a lane that waits would hang: fail instead

@@ -33,7 +33,10 @@ Commands still in the in-memory queue when the bus stops were never admitted: no
 reported, so the platform keeps them pending and the heartbeat delivers them again.
 
 Commands are executed one at a time, in arrival order; a handler should return quickly (start a
-strategy, send one order) and not wait on long work, or it delays the commands behind it.
+strategy, send one order) and not wait on long work, or it delays the commands behind it. The
+exception is ``CLOSE_ALL`` (the panic button, also spelt ``EMERGENCY_STOP``): a valid one goes
+to an urgent lane that runs beside the queue, so it never waits behind a slow command or a long
+queue (one ``CLOSE_ALL`` at a time; the same admission, dedupe and reporting).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from trademaestro.platform.commands import (
     TYPE_KEYS,
     Command,
     CommandError,
+    CommandType,
     as_object,
     command_id_of,
     parse_command,
@@ -113,9 +117,11 @@ class CommandBus:
         self.handler = handler
         self.outbox = outbox
         self.queue: asyncio.Queue[tuple[object, str]] = asyncio.Queue(queue_size)
+        self.urgent: asyncio.Queue[tuple[object, str]] = asyncio.Queue(queue_size)
         self.idle = asyncio.Event()
-        """Set while the queue is empty and no command is being processed (for tests/wiring)."""
+        """Set while the queues are empty and no command is being processed (tests/wiring)."""
         self.idle.set()
+        self._busy = 0
 
     async def submit(self, raw: object, source: Source) -> None:
         """Queue one delivery (a command object, its JSON text or bytes) from ``source``.
@@ -126,16 +132,28 @@ class CommandBus:
         if source not in SOURCES:
             log.warning("command delivered by unknown source %r (recorded as is)", source)
         self.idle.clear()
-        await self.queue.put((raw, str(source)[:32]))
+        lane = self.urgent if _is_close_all(raw) else self.queue
+        await lane.put((raw, str(source)[:32]))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Recover what a previous process left unfinished, then process deliveries until
         ``stop`` is set (the command being processed is finished first)."""
         await self.recover()
+        urgent = asyncio.create_task(self._lane(self.urgent, stop), name="command-bus-urgent")
+        try:
+            await self._lane(self.queue, stop)
+        finally:
+            if not stop.is_set():  # cancelled or failed: the urgent lane goes with it
+                urgent.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await urgent
+        self.idle.set()
+
+    async def _lane(self, queue: asyncio.Queue[tuple[object, str]], stop: asyncio.Event) -> None:
+        """Process ``queue``'s deliveries one at a time until ``stop`` is set."""
         while not stop.is_set():
-            if self.queue.empty():
-                self.idle.set()
-            getter = asyncio.ensure_future(self.queue.get())
+            self._maybe_idle()
+            getter = asyncio.ensure_future(queue.get())
             stopper = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
@@ -145,17 +163,26 @@ class CommandBus:
                     await getter
                 if not getter.cancelled():  # got an item at the last moment: put it back
                     with contextlib.suppress(asyncio.QueueFull):  # else the heartbeat re-delivers
-                        self.queue.put_nowait(getter.result())
+                        queue.put_nowait(getter.result())
                 break
             raw, source = getter.result()
-            await self.process(raw, source)
-        self.idle.set()
+            self._busy += 1
+            try:
+                await self.process(raw, source)
+            finally:
+                self._busy -= 1
+
+    def _maybe_idle(self) -> None:
+        if self.queue.empty() and self.urgent.empty() and self._busy == 0:
+            self.idle.set()
 
     async def drain(self) -> None:
-        """Process every queued delivery now, without a running :meth:`run` (CLI use, tests)."""
-        while not self.queue.empty():
-            raw, source = self.queue.get_nowait()
-            await self.process(raw, source)
+        """Process every queued delivery now, urgent ones first, without a running :meth:`run`
+        (CLI use, tests)."""
+        for queue in (self.urgent, self.queue):
+            while not queue.empty():
+                raw, source = queue.get_nowait()
+                await self.process(raw, source)
         self.idle.set()
 
     async def recover(self) -> None:
@@ -230,6 +257,20 @@ def _parse(obj: object) -> Command | CommandError:
     except Exception as exc:  # a parser defect is an invalid command, not a crash
         return CommandError(command_id_of(obj), "(document)", describe_error(exc),
                             "a command object the parser accepts")
+
+
+def _is_close_all(raw: object) -> bool:
+    """Whether a delivery is a valid ``CLOSE_ALL`` with an id (the urgent lane); never raises."""
+    try:
+        obj = as_object(raw)
+        parsed = _parse(obj)
+    except Exception:
+        return False
+    return (
+        isinstance(parsed, Command)
+        and parsed.type is CommandType.CLOSE_ALL
+        and command_id_of(obj) is not None
+    )
 
 
 def _type_text(obj: object, parsed: Command | CommandError) -> str | None:
