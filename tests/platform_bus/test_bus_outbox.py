@@ -125,7 +125,7 @@ def test_store_refuses_bad_transitions(tmp_path: Path) -> None:
     with PlatformStore(tmp_path / "o.sqlite") as store:
         with pytest.raises(PlatformStoreError, match="no such command id"):
             store.transition("nope", "executing")
-        store.admit("a", "CLOSE_ALL", "cli", {"id": "a"})
+        store.admit("a", "CLOSE_ALL", "pusher", {"id": "a"})
         with pytest.raises(PlatformStoreError, match="found status received; allowed from: "
                                                      "executing"):
             store.transition("a", "executed", {})
@@ -133,3 +133,19 @@ def test_store_refuses_bad_transitions(tmp_path: Path) -> None:
         with pytest.raises(PlatformStoreError, match="found status failed"):
             store.transition("a", "executing")
         assert [r.status for r in store.reports()] == ["received", "failed"]
+
+
+def test_commands_given_on_the_machine_are_not_reported_to_the_platform(tmp_path: Path) -> None:
+    """A ``cli`` or ``api`` command has an id the platform never sent (it would answer 404):
+    its statuses are recorded, not reported — until a platform path delivers the same id."""
+    with PlatformStore(tmp_path / "o.sqlite") as store:
+        for source in ("cli", "api"):
+            store.admit(source, "CLOSE_ALL", source, {"id": source})
+            store.transition(source, "executing")
+            store.transition(source, "executed", {"tickets": []})
+            assert store.get(source).status == "executed"  # type: ignore[union-attr]
+        assert store.reports() == []
+        store.admit("cli", "CLOSE_ALL", "heartbeat", {"id": "cli"})  # the platform knows it
+        assert [(r.command_id, r.status, r.result) for r in store.reports()] == [
+            ("cli", "executed", {"tickets": []})
+        ]

@@ -294,7 +294,8 @@ class PlatformStore:
 
         First delivery: a new row in status ``received`` and a ``received`` report queued.
         Later delivery: ``source`` appended to the row's sources and a report of the recorded
-        status and result queued (the re-report); nothing else changes.
+        status and result queued (the re-report); nothing else changes. Reports are queued only
+        once a platform path delivered the command (:data:`PLATFORM_SOURCES`).
 
         Raises:
             PlatformStoreError: an empty or too long command id.
@@ -317,7 +318,8 @@ class PlatformStore:
             else:
                 row.sources_json = json.dumps([*_loads(row.sources_json), source])
                 row.updated_at = now
-            session.add(self._outbox_row(command_id, row.status, row.result_json, now))
+            if _reported(_loads(row.sources_json)):
+                session.add(self._outbox_row(command_id, row.status, row.result_json, now))
             session.flush()
             record = _command(row)
         return Admission(record, created)
@@ -325,8 +327,9 @@ class PlatformStore:
     def transition(
         self, command_id: str, status: str, result: Mapping[str, Any] | None = None
     ) -> CommandRecord:
-        """Move ``command_id`` to ``status`` with ``result`` and queue its report, in one
-        transaction. Allowed: received -> executing | failed; executing -> executed | failed.
+        """Move ``command_id`` to ``status`` with ``result`` and queue its report (for a command
+        the platform delivered), in one transaction. Allowed: received -> executing | failed;
+        executing -> executed | failed.
 
         Raises:
             PlatformStoreError: an unknown status, an unknown command id, or a transition from a
@@ -347,7 +350,11 @@ class PlatformStore:
         with Session(writer(self.engine)) as session, session.begin():
             changed = session.connection().execute(statement).rowcount
             if changed == 1:
-                session.add(self._outbox_row(command_id, status, result_json, now))
+                sources = session.scalar(
+                    select(CommandRow.sources_json).where(CommandRow.command_id == command_id)
+                )
+                if _reported(_loads(sources)):
+                    session.add(self._outbox_row(command_id, status, result_json, now))
         if changed != 1:
             current = self.get(command_id)
             found = "no such command id" if current is None else f"status {current.status}"
@@ -477,3 +484,14 @@ class PlatformStore:
                 )
                 for r in rows
             ]
+
+
+PLATFORM_SOURCES = frozenset({"pusher", "heartbeat"})
+"""Delivery paths of the platform's own commands: only those are reported back to it (a command
+given on the machine, ``cli`` or ``api``, has an id the platform does not know: it would answer
+404)."""
+
+
+def _reported(sources: Any) -> bool:
+    """Whether a command with these delivery sources is reported to the platform."""
+    return isinstance(sources, list) and any(s in PLATFORM_SOURCES for s in sources)
