@@ -8,7 +8,9 @@ through the run's exactly-once path with a client id derived from the command id
 even after a restart. A manual position opened without ``strategyId`` carries the magic number
 of the strategy id ``manual``; with ``strategyId`` of a running strategy, that strategy's.
 ``CLOSE_ALL`` without filters closes every position carrying one of this executor's magic
-numbers (hosted strategies and ``manual``) — never the account's other positions.
+numbers (hosted strategies and ``manual``) — never the account's other positions. A position
+that closed meanwhile (its stop or target, its strategy: retcode 10036) is what ``CLOSE_ALL``
+wants, not a failure: it is listed as ``alreadyClosed``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from trademaestro.runtime.planning import magic_of
 log = logging.getLogger("trademaestro.platform.handler")
 
 MANUAL = "manual"
+POSITION_CLOSED = 10036  # TRADE_RETCODE_POSITION_CLOSED (MT5_API.md §6)
 MANUAL_MAGIC = magic_of(MANUAL)
 
 
@@ -198,6 +201,7 @@ class ExecutorHandler:
         if p.strategy_id is not None:
             magics = {self._magic(p.strategy_id)[1]}
         closed: list[int] = []
+        gone: list[int] = []  # closed meanwhile (its stop, its target, its strategy)
         failed: list[str] = []
         for n, pos in enumerate(self.host.session.adapter.positions()):
             if pos.magic not in magics or (p.symbol is not None and pos.symbol != p.symbol):
@@ -215,9 +219,12 @@ class ExecutorHandler:
             outcome = self._send(intent)
             if outcome.ok:
                 closed.append(pos.ticket)
+            elif outcome.retcode == POSITION_CLOSED:
+                gone.append(pos.ticket)  # what CLOSE_ALL wants: that position is flat
             else:
                 failed.append(f"{pos.ticket}: retcode {outcome.retcode} ({outcome.comment})")
+        extra = {"alreadyClosed": gone} if gone else {}
         if failed:
             error = "CLOSE_ALL: " + "; ".join(failed)
-            raise CommandFailed(error, {"tickets": closed, "error": error})
-        return {"tickets": closed}
+            raise CommandFailed(error, {"tickets": closed, **extra, "error": error})
+        return {"tickets": closed, **extra}
