@@ -34,9 +34,10 @@ reported, so the platform keeps them pending and the heartbeat delivers them aga
 
 Commands are executed one at a time, in arrival order; a handler should return quickly (start a
 strategy, send one order) and not wait on long work, or it delays the commands behind it. The
-exception is ``CLOSE_ALL`` (the panic button, also spelt ``EMERGENCY_STOP``): a valid one goes
-to an urgent lane that runs beside the queue, so it never waits behind a slow command or a long
-queue (one ``CLOSE_ALL`` at a time; the same admission, dedupe and reporting).
+exception is ``CLOSE_ALL`` (the panic button, also spelt ``EMERGENCY_STOP``): it goes (by its
+type, before validation) to an urgent lane that runs beside the queue, so it never waits behind
+a slow command or a long queue (one ``CLOSE_ALL`` at a time; the same admission, dedupe and
+reporting).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from trademaestro.platform.commands import (
     CommandType,
     as_object,
     command_id_of,
+    command_type_of,
     parse_command,
 )
 from trademaestro.platform.outbox import Outbox, describe_error
@@ -260,17 +262,10 @@ def _parse(obj: object) -> Command | CommandError:
 
 
 def _is_close_all(raw: object) -> bool:
-    """Whether a delivery is a valid ``CLOSE_ALL`` with an id (the urgent lane); never raises."""
-    try:
-        obj = as_object(raw)
-        parsed = _parse(obj)
-    except Exception:
-        return False
-    return (
-        isinstance(parsed, Command)
-        and parsed.type is CommandType.CLOSE_ALL
-        and command_id_of(obj) is not None
-    )
+    """Whether a delivery is a ``CLOSE_ALL`` with an id (the urgent lane), read from its type
+    and id only (it is validated when processed); never raises."""
+    obj = as_object(raw)
+    return command_type_of(obj) is CommandType.CLOSE_ALL and command_id_of(obj) is not None
 
 
 def _type_text(obj: object, parsed: Command | CommandError) -> str | None:

@@ -341,6 +341,17 @@ def command_id_of(raw: object) -> str | None:
         return None
 
 
+def command_type_of(raw: object) -> CommandType | None:
+    """The command type of ``raw`` (an object or its JSON text) when it can be read, else None;
+    the rest of the command is not validated. Never raises."""
+    obj = as_object(raw)
+    if not isinstance(obj, Mapping):
+        return None
+    key = _first_key(obj, TYPE_KEYS)
+    value = None if key is None else obj[key]
+    return normalize_type(value) if isinstance(value, str) else None
+
+
 def _id_text(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)

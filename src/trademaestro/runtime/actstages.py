@@ -63,6 +63,7 @@ gateway's call timeouts times their retries (manage, execute), and than the supe
 budget (gate)."""
 
 T = TypeVar("T")
+Q = TypeVar("Q", "_Unit", "BarSignals | AfterHook")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,31 +172,13 @@ class ActStages:
 
     # -- stages ---------------------------------------------------------------------------------
     async def _manage(self) -> None:
-        while True:
-            item = await self.incoming.get()
-            try:
-                await self.turn.acquire()  # the previous unit is finished
-            except BaseException:
-                self.incoming.task_done()
-                raise
-            started = _time.perf_counter()
-            self.policy.busy("manage", True)
-            handed_on = ok = False
-            try:
-                if isinstance(item, AfterHook):
-                    await item.run()
-                else:
-                    handed_on = await self._start(item)
-                self.policy.succeeded("manage")
-                ok = True
-            except Exception as exc:
-                self.policy.failed("manage", item.where, exc)
-            finally:
-                if not handed_on:
-                    self._finish(ok)
-                self.incoming.task_done()
-                self.policy.latency("manage", started)
-                self.policy.busy("manage", False)
+        await self._loop("manage", self.incoming, self._manage_one, take_turn=True)
+
+    async def _manage_one(self, item: BarSignals | AfterHook) -> bool:
+        if isinstance(item, AfterHook):
+            await item.run()
+            return False
+        return await self._start(item)
 
     async def _start(self, item: BarSignals) -> bool:
         """The manage phase of one bar's signals; True when the unit was handed on."""
@@ -237,13 +220,22 @@ class ActStages:
     async def _loop(
         self,
         stage: str,
-        queue: PressureQueue[_Unit],
-        one: Callable[[_Unit], Awaitable[bool]],
+        queue: PressureQueue[Q],
+        one: Callable[[Q], Awaitable[bool]],
+        *,
+        take_turn: bool = False,
     ) -> None:
-        """A stage's loop: take a unit, run ``one`` (True: it handed the unit on), apply the
+        """A stage's loop: take an item (with ``take_turn``, then wait for the account's turn:
+        the previous unit is finished), run ``one`` (True: it handed the unit on), apply the
         error policy; a unit not handed on is finished."""
         while True:
             unit = await queue.get()
+            if take_turn:
+                try:
+                    await self.turn.acquire()
+                except BaseException:
+                    queue.task_done()
+                    raise
             started = _time.perf_counter()
             self.policy.busy(stage, True)
             handed_on = ok = False

@@ -41,7 +41,6 @@ from trademaestro.runtime.livefeed import LiveBarFeed, NewBars
 from trademaestro.runtime.monitor import Monitor
 from trademaestro.runtime.queues import PressureQueue
 from trademaestro.runtime.recovery import (
-    reconcile_every,
     reconcile_now,
     relearn_positions,
     settle_journal,
@@ -58,6 +57,7 @@ from trademaestro.runtime.stages import (
     stop_on_signals,
     stop_stages,
 )
+from trademaestro.runtime.upkeep import Upkeep
 from trademaestro.runtime.watchdog import StageTask, Watchdog
 
 log = logging.getLogger("trademaestro.live")
@@ -295,42 +295,36 @@ async def live_session(
     monitor.add_source("queues", pipeline.queues)
     monitor.add_source("pipeline", pipeline.policy.health.report)
     monitor.add_source("feed", feed.report)
-    health = getattr(session.emulator, "health", None)
-    if callable(health):
-        monitor.add_source("gateway", health)
-    background = [monitor.start(), watchdog.start()]
     try:
-        with finishing(session, pipeline.tracker) as ending:
-            await asyncio.to_thread(start_live, session)
-            if session.safety is not None:
-                background.append(
-                    asyncio.create_task(
-                        reconcile_every(session, session.settings.reconcile_seconds),
-                        name="reconcile",
-                    )
-                )
-            extra = [
-                asyncio.create_task(_stopping(coro, stop))
-                for coro in (services or _none)(pipeline, stop)
-            ]
-            try:
-                await pipeline.run(stop)
-            finally:
-                stop.set()
-                for task in extra:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.wait_for(task, 30)
-            for task in extra:
-                if not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-            ending.status = "interrupted"
+        async with Upkeep(session, monitor, watchdog) as upkeep:
+            with finishing(session, pipeline.tracker) as ending:
+                await asyncio.to_thread(start_live, session)
+                upkeep.reconcile_periodically()
+                ending.status = await _trade(pipeline, stop, services)
     finally:
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         undo_signals()
     return result_of(session, ending.reports, feed.bars_seen, ending.status, pipeline.tracker.halts)
+
+
+async def _trade(pipeline: LivePipeline, stop: asyncio.Event, services: Services | None) -> str:
+    """Run the pipeline with the services beside it until stopped; the run's final status.
+
+    A service that raised stops the pipeline, and its error is re-raised once all is stopped."""
+    extra = [
+        asyncio.create_task(_stopping(coro, stop))
+        for coro in (services or _none)(pipeline, stop)
+    ]
+    try:
+        await pipeline.run(stop)
+    finally:
+        stop.set()
+        for task in extra:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 30)
+    for task in extra:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    return "interrupted"
 
 
 def _none(_pipeline: LivePipeline, _stop: asyncio.Event) -> list[Coroutine[Any, Any, object]]:

@@ -10,7 +10,6 @@ stay open: a stop is not a reason to trade.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time as _time
 
 from trademaestro.runtime.actstages import DEADLINES
@@ -18,13 +17,14 @@ from trademaestro.runtime.backtest import RunResult, result_of
 from trademaestro.runtime.finish import finishing
 from trademaestro.runtime.monitor import Monitor
 from trademaestro.runtime.pipeline import BarPipeline, ProgressFn
-from trademaestro.runtime.recovery import reconcile_every, reconcile_now, recover, start_group
+from trademaestro.runtime.recovery import reconcile_now, recover, start_group
 from trademaestro.runtime.replayer import Replayer
 from trademaestro.runtime.session import Session, open_session
 from trademaestro.runtime.settings import RunSettings
 from trademaestro.runtime.signals import StreamingSignals
 from trademaestro.runtime.stages import pace, stop_on_signals
 from trademaestro.runtime.ticks import TickStepper
+from trademaestro.runtime.upkeep import Upkeep
 from trademaestro.runtime.watchdog import Watchdog
 
 
@@ -64,30 +64,17 @@ async def paper_session(
     )
     monitor.add_source("queues", pipeline.queues)
     monitor.add_source("pipeline", pipeline.health.report)
-    health = getattr(session.emulator, "health", None)
-    if callable(health):
-        monitor.add_source("gateway", health)
-    background = [monitor.start(), watchdog.start()]
     try:
-        with finishing(session, replayer.tracker) as ending:
-            start = start_group(session)
-            recover(session, start)
-            # Before any strategy may trade: the broker is the truth.
-            await asyncio.to_thread(reconcile_now, session)
-            if session.safety is not None:
-                background.append(
-                    asyncio.create_task(
-                        reconcile_every(session, session.settings.reconcile_seconds),
-                        name="reconcile",
-                    )
-                )
-            completed = await pipeline.run(speed, stop, progress, start)
-            ending.status = "completed" if completed else "interrupted"
+        async with Upkeep(session, monitor, watchdog) as upkeep:
+            with finishing(session, replayer.tracker) as ending:
+                start = start_group(session)
+                recover(session, start)
+                # Before any strategy may trade: the broker is the truth.
+                await asyncio.to_thread(reconcile_now, session)
+                upkeep.reconcile_periodically()
+                completed = await pipeline.run(speed, stop, progress, start)
+                ending.status = "completed" if completed else "interrupted"
     finally:
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         undo_signals()
     return result_of(session, ending.reports, len(replayer), ending.status, replayer.tracker.halts)
 
